@@ -1,0 +1,337 @@
+"""Typed configuration: defaults live here, recipes and command-line overrides can only change them.
+
+A config is a tree of dataclasses. ``load_config`` starts from the defaults, applies a recipe
+(YAML) and then ``--set section.key=value`` overrides, checking every key and value on the way:
+an unknown key or a value outside the allowed set stops the run with a message that names the
+key and what is allowed. ``validate`` then refuses combinations that do not fit together.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A recipe, override or flag that cannot be used, with the reason."""
+
+
+def opt(default, choices=None, min=None, help: str = ""):  # noqa: A002 - mirrors the meaning
+    meta = {"choices": choices, "min": min, "help": help}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128)
+DATA_FORMATS = ("auto", "digits", "folder", "csv", "celeba", "mnist", "ring8", "grid25")
+
+
+@dataclass
+class DataConfig:
+    source: str = opt("digits", help="a path, or a built-in data set: digits, ring8, grid25")
+    format: str = opt("auto", choices=DATA_FORMATS, help="how to read source; auto detects it")
+    labels: Optional[str] = opt(None, help="CSV of per-image tags (file column + one column per attribute)")
+    image_size: int = opt(32, choices=SUPPORTED_IMAGE_SIZES, help="images are resized and centre-cropped to this")
+    channels: Optional[int] = opt(None, choices=(None, 1, 3), help="1 = grey, 3 = RGB; default depends on the data")
+    limit: Optional[int] = opt(None, min=1, help="use only the first N images (quick experiments, tests)")
+    cache_dir: Optional[str] = opt(None, help="where decoded data sets are cached (default ~/.cache/ganlab)")
+
+
+@dataclass
+class ModelConfig:
+    arch: str = opt("dcgan", choices=("dcgan", "mlp"), help="network family")
+    latent_dim: int = opt(100, min=1)
+    latent_dist: str = opt("normal", choices=("normal", "uniform"))
+    upsample: str = opt("deconv", choices=("deconv", "nearest", "bilinear"), help="how G doubles resolution")
+    g_width: int = opt(64, min=1, help="ngf: channels of G's last hidden layer")
+    d_width: int = opt(64, min=1, help="ndf: channels of D's first layer")
+    g_norm: str = opt("batch", choices=("batch", "none"))
+    d_norm: str = opt("batch", choices=("batch", "none"))
+    g_act: str = opt("relu", choices=("relu", "leaky_relu", "selu"))
+    d_act: str = opt("leaky_relu", choices=("relu", "leaky_relu", "selu"))
+    leaky_slope: float = opt(0.2, min=0.0)
+    output: str = opt("tanh", choices=("tanh", "sigmoid", "none"),
+                      help="G's output activation; tanh expects data in [-1, 1], sigmoid/none data in [0, 1]")
+    spectral_norm: bool = opt(False, help="spectral normalisation on D's layers")
+    mlp_hidden: int = opt(256, min=1, help="hidden width of the MLP family")
+    mlp_layers: int = opt(3, min=1, help="hidden layers of the MLP family")
+
+
+@dataclass
+class ObjectiveConfig:
+    loss: str = opt("bce", choices=("bce", "wgan", "wgan-gp", "hinge"))
+    clip: Optional[float] = opt(None, min=0.0, help="WGAN weight clipping bound (default 0.01 with loss=wgan)")
+    gp_lambda: Optional[float] = opt(None, min=0.0, help="gradient-penalty weight (default 10 with loss=wgan-gp)")
+
+
+@dataclass
+class OptimConfig:
+    g_lr: float = opt(2e-4, min=0.0)
+    d_lr: float = opt(2e-4, min=0.0)
+    g_betas: list = opt([0.5, 0.999])
+    d_betas: list = opt([0.5, 0.999])
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = opt(25, min=1, help="total epochs (a resumed run continues up to this total)")
+    steps: Optional[int] = opt(None, min=1, help="cap on the total number of generator steps")
+    batch_size: int = opt(128, min=1)
+    n_critic: int = opt(1, min=1, help="discriminator steps per generator step")
+    n_gen: int = opt(1, min=1, help="generator steps per discriminator step")
+    seed: int = opt(0)
+    device: str = opt("auto", help="auto, cpu, cuda, cuda:N")
+    amp: bool = opt(False, help="mixed precision (bfloat16 autocast) on CUDA")
+    log_every: int = opt(20, min=1, help="flush per-step metrics to disk every N steps")
+    checkpoint_every: int = opt(5, min=1, help="keep a numbered checkpoint every N epochs (latest is always kept)")
+    n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid written every epoch")
+    tensorboard: bool = opt(True)
+    progress: bool = opt(True, help="show a progress bar")
+
+
+@dataclass
+class Config:
+    method: str = opt("gan", help="training method (see ganlab.methods)")
+    recipe: Optional[str] = opt(None, help="the recipe this config started from")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# --------------------------------------------------------------------------- setting values
+
+def _field_map(obj) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(obj)}
+
+
+def _describe_type(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value: Any, tp, where: str):
+    """Check ``value`` against annotation ``tp`` (bool/int/float/str/list, optionally Optional)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as text
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return str(value)
+    if tp is list or origin is list:
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return value
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    return value
+
+
+def _unknown(key: str, where: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    prefix = f"{where}." if where else ""
+    return ConfigError(f"unknown config key '{prefix}{key}'{hint}; known keys here: {', '.join(known)}")
+
+
+def set_value(cfg, dotted: str, value: Any) -> None:
+    """Set ``cfg.a.b = value`` after checking that the key exists and the value is allowed."""
+    parts = dotted.split(".")
+    obj = cfg
+    for i, part in enumerate(parts):
+        fields = _field_map(obj)
+        where = ".".join(parts[:i])
+        if part not in fields:
+            raise _unknown(part, where, list(fields))
+        f = fields[part]
+        hints = typing.get_type_hints(type(obj))
+        tp = hints[part]
+        if dataclasses.is_dataclass(tp):
+            if i == len(parts) - 1:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"'{dotted}' is a section; give it a mapping of keys, got {value!r}")
+                for k, v in value.items():
+                    set_value(getattr(obj, part), str(k), v)
+                return
+            obj = getattr(obj, part)
+            continue
+        if i != len(parts) - 1:
+            raise ConfigError(f"'{'.'.join(parts[:i + 1])}' is a value, not a section, so '{dotted}' does not exist")
+        v = _coerce(value, tp, dotted)
+        meta = f.metadata
+        choices = meta.get("choices")
+        if choices is not None and v not in choices:
+            allowed = ", ".join("null" if c is None else str(c) for c in choices)
+            raise ConfigError(f"{dotted}: {value!r} is not allowed; choose one of: {allowed}")
+        lo = meta.get("min")
+        if lo is not None and v is not None and v < lo:
+            raise ConfigError(f"{dotted}: {value!r} is too small; it must be at least {lo}")
+        setattr(obj, part, v)
+        return
+
+
+def apply_dict(cfg: Config, d: dict, source: str = "recipe") -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(d).__name__}")
+    for k, v in d.items():
+        try:
+            set_value(cfg, str(k), v)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.upsample=bilinear")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+# --------------------------------------------------------------------------- recipes
+
+RECIPE_DIR = Path(__file__).parent / "recipes"
+
+
+def list_recipes() -> dict[str, str]:
+    """Recipe name -> its one-line comment (the first comment line of the file)."""
+    out = {}
+    for p in sorted(RECIPE_DIR.glob("*.yaml")):
+        comment = ""
+        for line in p.read_text().splitlines():
+            if line.startswith("#"):
+                comment = line.lstrip("#").strip()
+                break
+        out[p.stem] = comment
+    return out
+
+
+def recipe_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    cand = RECIPE_DIR / f"{name_or_path}.yaml"
+    if cand.exists():
+        return cand
+    known = ", ".join(list_recipes())
+    raise ConfigError(f"recipe '{name_or_path}' not found: not a YAML file and not a built-in recipe ({known})")
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        d = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return d
+
+
+def load_config(recipe: Optional[str] = None, overrides: Optional[list[str]] = None,
+                values: Optional[dict[str, Any]] = None) -> Config:
+    """Defaults <- recipe <- ``values`` (dotted keys from flags) <- ``--set`` overrides, then validated."""
+    cfg = Config()
+    if recipe is not None:
+        path = recipe_path(recipe)
+        apply_dict(cfg, read_yaml(path), source=str(path))
+        cfg.recipe = path.stem
+    for key, value in (values or {}).items():
+        set_value(cfg, key, value)
+    for text in overrides or []:
+        key, value = parse_override(text)
+        try:
+            set_value(cfg, key, value)
+        except ConfigError as e:
+            raise ConfigError(f"--set {text}: {e}") from None
+    return validate(cfg)
+
+
+def config_from_dict(d: dict) -> Config:
+    cfg = Config()
+    apply_dict(cfg, d, source="config")
+    return validate(cfg)
+
+
+# --------------------------------------------------------------------------- consistency
+
+def validate(cfg: Config) -> Config:
+    """Refuse options that do not fit together and fill in defaults that depend on other options."""
+    from ganlab.methods import METHODS  # late import: methods import this module
+
+    if cfg.method not in METHODS:
+        raise ConfigError(f"method: {cfg.method!r} is not a known method; choose one of: {', '.join(sorted(METHODS))}")
+    obj = cfg.objective
+    if obj.clip is not None and obj.loss not in ("wgan", "wgan-gp"):
+        raise ConfigError(
+            f"objective.clip={obj.clip} with objective.loss={obj.loss}: weight clipping keeps a Wasserstein "
+            "critic Lipschitz; it does not belong with a classifier loss. Use objective.loss=wgan or drop clip.")
+    if obj.gp_lambda is not None and obj.loss != "wgan-gp":
+        raise ConfigError(
+            f"objective.gp_lambda={obj.gp_lambda} with objective.loss={obj.loss}: the gradient penalty is part of "
+            "the WGAN-GP objective; use objective.loss=wgan-gp or drop gp_lambda.")
+    if obj.loss == "wgan" and obj.clip is None:
+        obj.clip = 0.01
+    if obj.loss == "wgan-gp" and obj.gp_lambda is None:
+        obj.gp_lambda = 10.0
+    if obj.loss == "wgan-gp" and cfg.model.d_norm == "batch":
+        raise ConfigError(
+            "objective.loss=wgan-gp with model.d_norm=batch: the gradient penalty is taken per sample, and batch "
+            "norm mixes samples; set model.d_norm=none (as in the WGAN-GP paper).")
+    if cfg.train.n_critic > 1 and cfg.train.n_gen > 1:
+        raise ConfigError(
+            f"train.n_critic={cfg.train.n_critic} and train.n_gen={cfg.train.n_gen}: give extra steps to one "
+            "network only (the other takes one step per cycle).")
+    for name in ("g_betas", "d_betas"):
+        b = getattr(cfg.optim, name)
+        if len(b) != 2 or not all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b):
+            raise ConfigError(f"optim.{name}: expected two numbers in [0, 1), got {b!r}")
+        setattr(cfg.optim, name, [float(x) for x in b])
+    toy = cfg.data.format in ("ring8", "grid25") or (cfg.data.format == "auto" and cfg.data.source in ("ring8", "grid25"))
+    if toy and cfg.model.arch != "mlp":
+        raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
+    if cfg.model.output == "tanh" and cfg.model.arch == "dcgan":
+        pass  # images are scaled to [-1, 1]
+    METHODS[cfg.method].validate(cfg)
+    return cfg

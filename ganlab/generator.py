@@ -1,0 +1,75 @@
+"""Load a trained generator from a run folder and sample from it:
+
+    import ganlab
+    g = ganlab.load("runs/dcgan-digits")
+    images = g.sample(16, seed=0)        # float [16, C, H, W] in [0, 1]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ganlab.config import config_from_dict
+from ganlab.methods import DataInfo, build_method
+from ganlab.plots import to_unit
+from ganlab.rundir import RunDir
+from ganlab.train import checkpoint as ckpt
+
+
+class TrainedGenerator:
+    """A method restored from a checkpoint, in eval mode, with a simple sampling interface."""
+
+    def __init__(self, method, run: RunDir, checkpoint_path: Path, state: dict):
+        self.method, self.run, self.checkpoint_path = method, run, checkpoint_path
+        self.info: DataInfo = method.info
+        self.cfg = method.cfg
+        self.epoch = state.get("epoch")
+        self.g_steps = state.get("method_state", {}).get("g_steps")
+        method.train(False)
+
+    @property
+    def G(self) -> torch.nn.Module:
+        return self.method.G
+
+    @property
+    def device(self) -> torch.device:
+        return self.method.device
+
+    def inputs(self, n: int, seed: int | None = None, cond: dict | None = None) -> dict:
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.method.sample_inputs(n, g, cond)
+
+    @torch.no_grad()
+    def generate(self, inputs: dict, raw: bool = False) -> torch.Tensor:
+        inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
+        out = self.method.generate(inputs)
+        if raw or self.info.kind != "images":
+            return out
+        return to_unit(out, self.info.output)
+
+    @torch.no_grad()
+    def sample(self, n: int = 64, seed: int | None = None, cond: dict | None = None, raw: bool = False,
+               batch_size: int = 256) -> torch.Tensor:
+        """``n`` samples as float images in [0, 1] (``raw=True``: as the networks produce them; 2-D toy
+        data: points). ``cond`` gives attribute values for conditional methods, e.g. {"hair": "blue"}."""
+        inputs = self.inputs(n, seed, cond)
+        outs = []
+        for i in range(0, n, batch_size):
+            part = {k: (v[i:i + batch_size] if torch.is_tensor(v) else v) for k, v in inputs.items()}
+            outs.append(self.generate(part, raw=raw).cpu())
+        return torch.cat(outs)
+
+
+def load(run, checkpoint: str | int | None = None, device: str | torch.device = "cpu") -> TrainedGenerator:
+    """The generator of run folder ``run`` at its latest (or named: 'best', an epoch, a path) checkpoint."""
+    rd = RunDir(run).require()
+    path = rd.checkpoint(checkpoint)
+    state = ckpt.load(path, map_location=device)
+    cfg = config_from_dict(state["config"])
+    info = DataInfo.from_dict(state["data_info"])
+    method = build_method(cfg, info, device)
+    for k, m in method.modules().items():
+        m.load_state_dict(state["modules"][k])
+    method.load_extra_state(state.get("method_state", {}))
+    return TrainedGenerator(method, rd, path, state)

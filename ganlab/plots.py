@@ -1,0 +1,120 @@
+"""Pictures: sample grids, point scatters and loss curves (matplotlib with the Agg backend)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import make_grid, save_image  # noqa: E402
+
+# quantities plotted together in one panel
+PANELS = {
+    "loss": ("d_loss", "g_loss"),
+    "D output": ("d_real", "d_fake"),
+    "Wasserstein estimate": ("wasserstein",),
+}
+
+
+def to_unit(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:
+    """Network-scale images to [0, 1]."""
+    x = x.detach().float()
+    if output == "tanh":
+        x = (x + 1) / 2
+    return x.clamp(0, 1)
+
+
+def save_grid(images: torch.Tensor, path: Path, output: str = "tanh", nrow: int | None = None) -> Path:
+    """A grid of network-scale images (torchvision's grid utilities), square by default."""
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+    save_image(to_unit(images.cpu(), output), str(path), nrow=nrow, padding=2, pad_value=1.0)
+    return Path(path)
+
+
+def grid_tensor(images: torch.Tensor, output: str = "tanh", nrow: int | None = None) -> torch.Tensor:
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+    return make_grid(to_unit(images.cpu(), output), nrow=nrow, padding=2, pad_value=1.0)
+
+
+def save_scatter(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str = "") -> Path:
+    """Real vs generated 2-D points."""
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    r, f = real.detach().cpu().numpy(), fake.detach().cpu().numpy()
+    ax.scatter(r[:, 0], r[:, 1], s=4, alpha=0.4, label="real", c="tab:blue")
+    ax.scatter(f[:, 0], f[:, 1], s=4, alpha=0.4, label="generated", c="tab:orange")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def smooth(values: np.ndarray, frac: float = 0.02) -> np.ndarray:
+    """Exponential moving average, with bias correction, over about ``frac`` of the series."""
+    if len(values) < 3:
+        return values
+    alpha = min(1.0, 1.0 / max(1.0, frac * len(values)))
+    out, avg, w = np.empty_like(values, dtype=float), 0.0, 0.0
+    for i, v in enumerate(values):
+        avg = (1 - alpha) * avg + alpha * v
+        w = (1 - alpha) * w + alpha
+        out[i] = avg / w
+    return out
+
+
+def plot_losses(records: list[dict], path: Path, title: str = "") -> Path | None:
+    """One panel per quantity group present in the records; raw curves faint, smoothed curves solid."""
+    keys = {k for r in records for k in r if k not in ("iter", "epoch", "g_step", "time")}
+    panels = [(name, [k for k in ks if k in keys]) for name, ks in PANELS.items()]
+    panels = [(n, ks) for n, ks in panels if ks]
+    grouped = {k for _, ks in panels for k in ks}
+    panels += [(k, [k]) for k in sorted(keys - grouped)]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), dpi=100, sharex=True, squeeze=False)
+    for ax, (name, ks) in zip(axes[:, 0], panels):
+        for k in ks:
+            pts = [(r["iter"], r[k]) for r in records if k in r and r[k] is not None and math.isfinite(r[k])]
+            if not pts:
+                continue
+            x, y = np.array(pts).T
+            line, = ax.plot(x, y, alpha=0.25, linewidth=0.8)
+            ax.plot(x, smooth(y), color=line.get_color(), linewidth=1.6, label=k)
+        ax.set_ylabel(name)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("iteration (batches)")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def save_numbered_sheet(images: torch.Tensor, path: Path, scale: int = 2) -> Path:
+    """A grid of [0, 1] images with each tile's index written in its corner, so tiles can be picked by number."""
+    from PIL import Image, ImageDraw
+
+    n = images.shape[0]
+    nrow = max(1, int(math.ceil(math.sqrt(n))))
+    grid = make_grid(images.detach().cpu().float().clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+    arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    img = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).convert("RGB")
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(img)
+    h, w = images.shape[-2:]
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        x, y = (2 + c * (w + 2)) * scale, (2 + r * (h + 2)) * scale
+        draw.rectangle([x, y, x + 7 * len(str(i)) + 2, y + 11], fill=(0, 0, 0))
+        draw.text((x + 1, y), str(i), fill=(255, 255, 0))
+    img.save(path)
+    return Path(path)

@@ -1,0 +1,119 @@
+"""The layout of a run folder, which every command reads and writes through this class.
+
+    RUN/config.yaml            fully resolved config
+    RUN/data.json              what the networks were built for (shape, attributes)
+    RUN/checkpoints/latest.pt  and epoch-NNNN.pt every train.checkpoint_every epochs (best.pt by eval)
+    RUN/samples/epoch-NNNN.png a grid from the same fixed inputs every epoch
+    RUN/metrics.jsonl          per-step losses and statistics
+    RUN/losses.png             smoothed curves, one panel per quantity
+    RUN/tb/                    TensorBoard event files
+    RUN/eval.jsonl             metrics from ``ganlab eval``
+    RUN/figures/               pictures made by the exploration commands
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be used, with the reason."""
+
+
+class RunDir:
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunDir({str(self.path)!r})"
+
+    # paths
+    @property
+    def config_path(self): return self.path / "config.yaml"
+    @property
+    def data_info_path(self): return self.path / "data.json"
+    @property
+    def checkpoints(self): return self.path / "checkpoints"
+    @property
+    def samples(self): return self.path / "samples"
+    @property
+    def metrics_path(self): return self.path / "metrics.jsonl"
+    @property
+    def losses_png(self): return self.path / "losses.png"
+    @property
+    def tb(self): return self.path / "tb"
+    @property
+    def eval_path(self): return self.path / "eval.jsonl"
+    @property
+    def figures(self): return self.path / "figures"
+    @property
+    def latest(self): return self.checkpoints / "latest.pt"
+
+    def epoch_checkpoint(self, epoch: int) -> Path:
+        return self.checkpoints / f"epoch-{epoch:04d}.pt"
+
+    def sample_grid(self, epoch: int) -> Path:
+        return self.samples / f"epoch-{epoch:04d}.png"
+
+    def sample_grids(self) -> list[Path]:
+        return sorted(self.samples.glob("epoch-*.png"))
+
+    def is_run(self) -> bool:
+        return self.config_path.is_file()
+
+    def create(self) -> "RunDir":
+        try:
+            for d in (self.path, self.checkpoints, self.samples, self.figures):
+                d.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as e:
+            raise RunError(f"cannot write the run folder {self.path}: {e.strerror or e}") from None
+        return self
+
+    def require(self) -> "RunDir":
+        if not self.path.exists():
+            raise RunError(f"{self.path} does not exist")
+        if not self.is_run():
+            raise RunError(f"{self.path} is not a ganlab run folder (no config.yaml)")
+        return self
+
+    def read_config(self) -> dict:
+        return yaml.safe_load(self.config_path.read_text())
+
+    def write_text_atomic(self, path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise RunError(f"cannot write {path}: {e.strerror or e}") from None
+
+    def read_data_info(self) -> dict:
+        return json.loads(self.data_info_path.read_text())
+
+    def checkpoint(self, which: str | int | None = None) -> Path:
+        """'latest' (default), 'best', an epoch number, or a path."""
+        if which is None or which == "latest":
+            p = self.latest
+        elif which == "best":
+            p = self.checkpoints / "best.pt"
+        elif isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
+            p = self.epoch_checkpoint(int(which))
+        else:
+            p = Path(which)
+            if not p.is_absolute() and not p.exists():
+                p = self.checkpoints / which
+        if not p.is_file():
+            have = ", ".join(sorted(x.name for x in self.checkpoints.glob("*.pt"))) or "none"
+            raise RunError(f"no checkpoint {which or 'latest'} in {self.path} (checkpoints there: {have})")
+        return p
+
+    def epochs_with_samples(self) -> list[int]:
+        return [int(re.findall(r"\d+", p.stem)[0]) for p in self.sample_grids()]

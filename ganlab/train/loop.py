@@ -1,0 +1,361 @@
+"""The one training loop. It knows nothing about any method: it slices batches from the in-memory
+data set, hands them to ``method.train_step``, and keeps the run folder (samples, metrics, plots,
+checkpoints) up to date. Losses stay on the device until they are flushed every ``log_every``
+iterations with one host transfer.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ganlab import plots
+from ganlab.config import Config, ConfigError, config_from_dict
+from ganlab.methods import Batch, DataInfo, build_method
+from ganlab.models import count_parameters
+from ganlab.rundir import RunDir, RunError
+from ganlab.train import checkpoint as ckpt
+from ganlab.train import distributed as dist
+
+# config keys that may differ between the run being resumed and the config given now
+RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
+                     "train.checkpoint_every", "train.device"}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name}: CUDA is not available on this machine; use cpu or auto")
+    return torch.device(name)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The data order of an epoch depends only on (seed, epoch), so a resumed epoch sees the same batches."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resume_config(old: dict, new: dict) -> None:
+    a, b = _flatten(old), _flatten(new)
+    diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
+            and k != "recipe"]
+    if diff:
+        shown = "; ".join(f"{k}: run has {a.get(k)!r}, asked {b.get(k)!r}" for k in diff[:5])
+        raise RunError(f"cannot resume with a different config ({shown}). Only these may change on resume: "
+                       f"{', '.join(sorted(RESUMABLE_CHANGES))}")
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
+        self.cfg, self.run, self.resume, self.log = cfg, run, resume, log
+        self.rank, self.world = dist.setup()
+        tc = cfg.train
+        self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
+        if dataset is None:
+            from ganlab.data import load_dataset
+            dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0)
+        self.dataset = dataset
+        method_cls = type(self)._method_class(cfg)
+        if method_cls.needs_labels and not dataset.attributes:
+            raise ConfigError(f"method {cfg.method} needs labels, but {dataset.name} has none "
+                              "(use class folders, --labels CSV, CelebA, MNIST or digits)")
+        self.info = DataInfo(dataset.kind, tuple(dataset.image_shape),
+                             {a.name: list(a.values) for a in dataset.attributes.values()}, cfg.model.output)
+        ckpt.seed_everything(tc.seed)
+        self.method = build_method(cfg, self.info, self.device)
+        self.data = dataset.data.to(self.device)
+        self.codes = {name: a.codes.to(self.device) for name, a in dataset.attributes.items()}
+        self.n = len(dataset)
+        self.batch_size = min(tc.batch_size, self.n // self.world)
+        if self.batch_size < 1:
+            raise ConfigError(f"the data set has {self.n} items: too few for {self.world} processes")
+        self.iters_per_epoch = (self.n // self.world) // self.batch_size
+        self.epoch, self.iter_in_epoch, self.global_iter = 0, 0, 0
+        self.history: list[dict] = []
+        self._buffer: list[tuple[int, int, int, dict]] = []
+        self.fixed = self.method.fixed_inputs(tc.n_samples, tc.seed + 1)
+        self.writer = None
+        self._stop_signal = None
+
+    @staticmethod
+    def _method_class(cfg):
+        from ganlab.methods import METHODS
+        return METHODS[cfg.method]
+
+    # ------------------------------------------------------------------------------------ batches
+    def batch(self, idx: torch.Tensor) -> Batch:
+        x = self.data[idx]
+        if self.dataset.kind == "images":
+            from ganlab.data import to_float
+            x = to_float(x, self.cfg.model.output)
+        return Batch(x, {k: v[idx] for k, v in self.codes.items()})
+
+    # ------------------------------------------------------------------------------------ state
+    def state(self) -> dict:
+        return {
+            "config": self.cfg.to_dict(),
+            "data_info": self.info.to_dict(),
+            "modules": {k: dist.unwrap(m).state_dict() for k, m in self.method.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.method.optimizers().items()},
+            "method_state": self.method.extra_state(),
+            "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
+            "rng": ckpt.rng_state(),
+            "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in _flat_tensors(self.fixed).items()},
+        }
+
+    def load_state(self, state: dict) -> None:
+        for k, m in self.method.modules().items():
+            dist.unwrap(m).load_state_dict(state["modules"][k])
+        for k, o in self.method.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+        self.method.load_extra_state(state["method_state"])
+        self.epoch, self.iter_in_epoch = state["epoch"], state["iter_in_epoch"]
+        self.global_iter = state["global_iter"]
+        self.fixed = _unflat_tensors(state["fixed"], self.device)
+        ckpt.set_rng_state(state["rng"])
+
+    def save_checkpoint(self, numbered: bool = False) -> None:
+        if self.rank != 0:
+            return
+        self.flush()
+        state = self.state()
+        ckpt.save_atomic(state, self.run.latest)
+        if numbered:
+            ckpt.save_atomic(state, self.run.epoch_checkpoint(self.epoch))
+
+    # ------------------------------------------------------------------------------------ logging
+    def flush(self) -> None:
+        """Move buffered per-step statistics to the host in one transfer and append them to metrics.jsonl."""
+        if not self._buffer:
+            return
+        keys = [list(s) for *_, s in self._buffer]
+        flat = torch.stack([v.float().reshape(()) for *_, s in self._buffer for v in s.values()]).tolist()
+        records, i = [], 0
+        for (it, ep, gs, _), ks in zip(self._buffer, keys):
+            rec = {"iter": it, "epoch": ep, "g_step": gs}
+            for k in ks:
+                rec[k] = flat[i]
+                i += 1
+            records.append(rec)
+        self._buffer.clear()
+        self.history.extend(records)
+        if self.rank == 0:
+            try:
+                with open(self.run.metrics_path, "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in records)
+            except OSError as e:
+                raise RunError(f"cannot write {self.run.metrics_path}: {e.strerror or e}") from None
+            if self.writer is not None:
+                for r in records:
+                    for k, v in r.items():
+                        if k not in ("iter", "epoch", "g_step"):
+                            self.writer.add_scalar(f"train/{k}", v, r["iter"])
+        last = records[-1]
+        self._postfix = {k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "wasserstein") if k in last}
+
+    def end_of_epoch_outputs(self) -> None:
+        if self.rank != 0:
+            return
+        self.method.train(False)
+        try:
+            out = self.method.generate(self.fixed)
+        finally:
+            self.method.train(True)
+        if self.info.kind == "points":
+            pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
+            real = self.data[pick.to(self.device)]
+            plots.save_scatter(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
+        else:
+            plots.save_grid(out, self.run.sample_grid(self.epoch), self.info.output)
+            if self.writer is not None:
+                self.writer.add_image("samples", plots.grid_tensor(out, self.info.output), self.global_iter)
+        plots.plot_losses(self.history, self.run.losses_png, title=self.run.path.name)
+        if self.writer is not None:
+            self.writer.flush()
+
+    # ------------------------------------------------------------------------------------ main
+    def prepare_run_folder(self) -> None:
+        if self.rank != 0:
+            return
+        if self.resume:
+            self.run.require()
+            old = self.run.read_config()
+            check_resume_config(old, self.cfg.to_dict())
+            state = ckpt.load(self.run.latest if self.run.latest.exists() else self.run.checkpoint("latest"))
+            self.load_state(state)
+            self._trim_metrics()
+            self.history = _read_jsonl(self.run.metrics_path)
+        else:
+            if self.run.path.exists() and any(self.run.path.iterdir()):
+                raise RunError(f"{self.run.path} already exists and is not empty; use --resume {self.run.path} to "
+                               "continue it, or choose another --out")
+            self.run.create()
+        self.run.write_text_atomic(self.run.config_path, self.cfg.to_yaml())
+        self.run.write_text_atomic(self.run.data_info_path, json.dumps(self.info.to_dict(), indent=1))
+        if self.cfg.train.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.writer = SummaryWriter(str(self.run.tb))
+            except ImportError:
+                self.log("tensorboard is not installed: no event files will be written")
+
+    def _trim_metrics(self) -> None:
+        """Drop metric lines written after the checkpoint we resume from (they will be recomputed)."""
+        recs = _read_jsonl(self.run.metrics_path)
+        kept = [r for r in recs if r["iter"] < self.global_iter]
+        if len(kept) != len(recs):
+            self.run.write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def done(self) -> bool:
+        steps = self.cfg.train.steps
+        return self.epoch >= self.cfg.train.epochs or (steps is not None and self.method.g_steps >= steps)
+
+    def describe(self) -> None:
+        if self.rank != 0:
+            return
+        parts = ", ".join(f"{k} {count_parameters(dist.unwrap(m)):,}" for k, m in self.method.modules().items())
+        self.log(f"ganlab: {self.cfg.method} on {self.dataset.name}: {self.n} items of shape "
+                 f"{tuple(self.info.shape)}, device {self.device}" + (f" x{self.world}" if self.world > 1 else ""))
+        self.log(f"parameters: {parts}")
+        self.log(f"run folder: {self.run.path}")
+
+    def fit(self) -> RunDir:
+        self.prepare_run_folder()
+        dist.broadcast_state(self)
+        self.method = dist.wrap_method(self.method, self.device) if self.world > 1 else self.method
+        self.describe()
+        tc = self.cfg.train
+        total_iters = (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
+        if tc.steps is not None:
+            g_per_iter = tc.n_gen / tc.n_critic
+            total_iters = min(total_iters, math.ceil((tc.steps - self.method.g_steps) / g_per_iter))
+        bar = tqdm(total=max(0, total_iters) * self.batch_size * self.world, unit="img", unit_scale=True,
+                   disable=not tc.progress or self.rank != 0, dynamic_ncols=True, file=sys.stderr)
+        self._postfix = {}
+        old_handler = signal.signal(signal.SIGTERM, self._on_sigterm) if self.rank == 0 else None
+        self.method.train(True)
+        try:
+            while not self.done():
+                perm = epoch_permutation(self.n, tc.seed, self.epoch).to(self.device)
+                perm = perm[self.rank::self.world]
+                bar.set_description(f"epoch {self.epoch + 1}/{tc.epochs}")
+                while self.iter_in_epoch < self.iters_per_epoch:
+                    i = self.iter_in_epoch
+                    stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
+                    self._buffer.append((self.global_iter, self.epoch, self.method.g_steps, stats))
+                    self.iter_in_epoch += 1
+                    self.global_iter += 1
+                    bar.update(self.batch_size * self.world)
+                    if self.global_iter % tc.log_every == 0:
+                        self.flush()
+                        bar.set_postfix(self._postfix, refresh=False)
+                    if self._stop_signal is not None:
+                        raise KeyboardInterrupt
+                    if tc.steps is not None and self.method.g_steps >= tc.steps:
+                        break
+                if self.iter_in_epoch >= self.iters_per_epoch:
+                    self.epoch += 1
+                    self.iter_in_epoch = 0
+                self.flush()
+                self.end_of_epoch_outputs()
+                numbered = self.epoch % tc.checkpoint_every == 0 or self.done()
+                self.save_checkpoint(numbered=numbered and self.iter_in_epoch == 0)
+        except KeyboardInterrupt:
+            bar.close()
+            self.save_checkpoint()
+            self.log(f"\ninterrupted: saved {self.run.latest} at epoch {self.epoch}, iteration {self.iter_in_epoch}; "
+                     f"continue with: ganlab train --resume {self.run.path}")
+            raise
+        finally:
+            bar.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGTERM, old_handler)
+            if self.writer is not None:
+                self.writer.close()
+        if self.rank == 0:
+            last = self.run.sample_grids()
+            self.log(f"done: {self.global_iter} iterations, {self.method.g_steps} generator steps; "
+                     f"samples {last[-1] if last else '-'}")
+        dist.cleanup()
+        return self.run
+
+    def _on_sigterm(self, signum, frame):
+        self._stop_signal = signum
+
+
+def _flat_tensors(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat_tensors(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _unflat_tensors(flat: dict, device) -> dict:
+    out: dict = {}
+    for key, v in flat.items():
+        parts = key.split("/")
+        d = out
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = v.to(device) if torch.is_tensor(v) else v
+    return out
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by an interruption: everything after it is unreliable
+    return out
+
+
+def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None, dataset=None,
+          log=print) -> RunDir:
+    """Train ``cfg`` into the run folder ``out`` (or continue the run ``resume``). Returns the RunDir."""
+    if resume is not None:
+        run = RunDir(resume)
+        run.require()
+        return Trainer(cfg, run, resume=True, dataset=dataset, log=log).fit()
+    if out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{cfg.recipe or cfg.method}-{stamp}"
+    return Trainer(cfg, RunDir(out), dataset=dataset, log=log).fit()
+
+
+def resume_config(run: RunDir, values: dict | None = None, overrides: list[str] | None = None) -> Config:
+    """The config of an existing run, with the changes allowed on resume applied."""
+    from ganlab.config import parse_override, set_value, validate
+    run.require()
+    cfg = config_from_dict(run.read_config())
+    for k, v in (values or {}).items():
+        set_value(cfg, k, v)
+    for text in overrides or []:
+        k, v = parse_override(text)
+        set_value(cfg, k, v)
+    return validate(cfg)

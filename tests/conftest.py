@@ -1,0 +1,40 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path | None:
+    """../shared/data beside the repository (or $GANLAB_SHARED_DATA), or None when absent."""
+    p = Path(os.environ.get("GANLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+    return p if p.is_dir() else None
+
+
+@pytest.fixture
+def shared():
+    p = shared_data()
+    if p is None:
+        pytest.skip("../shared/data is not available")
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    """Keep every test's data cache away from the user's and make CPU runs reproducible."""
+    monkeypatch.setenv("GANLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield
+
+
+def tiny_config(**values):
+    """A config for runs that finish in about a second: 16x16 digits, thin networks."""
+    from ganlab.config import load_config
+    base = {"data.source": "digits", "data.image_size": 16, "data.limit": 128, "model.g_width": 8,
+            "model.d_width": 8, "model.latent_dim": 16, "train.batch_size": 32, "train.epochs": 2,
+            "train.progress": False, "train.tensorboard": False, "train.log_every": 2, "train.n_samples": 16}
+    base.update(values)
+    overrides = [f"{k}={v}" for k, v in base.items() if k.startswith("__")]
+    return load_config("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})
