@@ -98,6 +98,52 @@ class TrainConfig:
 
 
 @dataclass
+class CondConfig:
+    """Conditioning on attributes (tag-conditional GAN, class-conditional WGAN, ACGAN)."""
+    attributes: Optional[list] = opt(None, help="attributes to condition on (default: all the data has)")
+    embed_dim: int = opt(5, min=1, help="size of each attribute's embedding")
+    d_mode: str = opt("labelmap", choices=("labelmap", "projection", "concat"),
+                      help="how D sees the condition: label maps after its first conv, a projection head, "
+                           "or (MLP) concatenated to its input")
+    mismatch: bool = opt(False, help="also show D real images with wrong tags, as fakes")
+    mismatch_weight: float = opt(1.0, min=0.0)
+    aux_weight: float = opt(1.0, min=0.0, help="ACGAN: weight of the auxiliary classification loss")
+
+
+@dataclass
+class InfoConfig:
+    """InfoGAN latent codes."""
+    categorical: list = opt([10], help="number of categories of each categorical code")
+    continuous: int = opt(2, min=0, help="number of continuous codes, uniform in [-1, 1]")
+    weight: float = opt(1.0, min=0.0, help="weight of the mutual-information loss")
+    continuous_weight: float = opt(0.1, min=0.0, help="extra factor on the continuous codes' term")
+
+
+@dataclass
+class VAEConfig:
+    kl_weight: float = opt(1.0, min=0.0, help="lambda_KL")
+    reduction: str = opt("mean", choices=("mean", "sum"), help="how the MSE and KL terms are reduced")
+    test_fraction: float = opt(0.1, min=0.0, help="held-out share of the data for the test-set MSE")
+
+
+@dataclass
+class TricksConfig:
+    dynamic: bool = opt(False, help="repeat D (G) updates on a batch until its loss falls below a threshold")
+    d_threshold: float = opt(0.69)
+    g_threshold: float = opt(0.69)
+    max_d_repeats: int = opt(5, min=1)
+    max_g_repeats: int = opt(5, min=1)
+    instance_noise: float = opt(0.0, min=0.0, help="std of Gaussian noise added to D's inputs")
+    instance_noise_anneal: bool = opt(False, help="anneal the instance noise linearly to 0 over training")
+    real_label: Optional[list] = opt(None, help="[lo, hi]: real targets drawn uniformly from this range")
+    fake_label: Optional[list] = opt(None, help="[lo, hi]: fake targets drawn uniformly from this range")
+    label_noise_beta: Optional[list] = opt(None, help="[a, b]: Beta(a, b) noise subtracted from 1 / added to 0")
+    one_sided: bool = opt(False, help="smooth/noise only the real targets")
+    ema: Optional[float] = opt(None, help="decay of an exponential moving average of G used for sampling")
+    diffaug: list = opt([], help="differentiable augmentations of D's inputs: color, translation, cutout")
+
+
+@dataclass
 class Config:
     method: str = opt("gan", help="training method (see ganlab.methods)")
     recipe: Optional[str] = opt(None, help="the recipe this config started from")
@@ -106,6 +152,10 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    cond: CondConfig = field(default_factory=CondConfig)
+    info: InfoConfig = field(default_factory=InfoConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
