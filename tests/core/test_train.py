@@ -1,0 +1,138 @@
+import json
+
+import pytest
+import torch
+import yaml
+
+import ganlab
+from ganlab.config import ConfigError
+from ganlab.rundir import RunDir, RunError
+from ganlab.train import Trainer, checkpoint, resume_config, train
+from tests.conftest import tiny_config
+
+
+def _weights(run, which="latest"):
+    state = torch.load(RunDir(run).checkpoint(which), weights_only=False)
+    return state["modules"]["G"], state
+
+
+def test_run_folder_has_every_piece(tmp_path):
+    run = train(tiny_config(**{"train.tensorboard": True}), out=tmp_path / "run", log=lambda *a: None)
+    p = run.path
+    cfg = yaml.safe_load((p / "config.yaml").read_text())
+    assert cfg["model"]["g_width"] == 8 and cfg["objective"]["loss"] == "bce"  # fully resolved
+    assert (p / "checkpoints" / "latest.pt").is_file()
+    assert [x.name for x in run.sample_grids()] == ["epoch-0001.png", "epoch-0002.png"]
+    recs = [json.loads(line) for line in (p / "metrics.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 * (128 // 32)  # one record per iteration
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(recs[0])
+    assert [r["iter"] for r in recs] == list(range(len(recs)))
+    assert (p / "losses.png").stat().st_size > 1000
+    assert list((p / "tb").glob("events.out.tfevents*"))
+
+
+def test_wgan_logs_the_wasserstein_estimate(tmp_path):
+    run = train(tiny_config(**{"objective.loss": "wgan"}), out=tmp_path / "w", log=lambda *a: None)
+    rec = json.loads(run.metrics_path.read_text().splitlines()[-1])
+    assert "wasserstein" in rec
+    G, state = _weights(run.path)
+    d = state["modules"]["D"]
+    assert max(v.abs().max().item() for k, v in d.items() if "weight" in k and "running" not in k) <= 0.01 + 1e-7
+
+
+def test_steps_cap_counts_generator_steps(tmp_path):
+    run = train(tiny_config(**{"train.steps": 3, "train.epochs": 50}), out=tmp_path / "s", log=lambda *a: None)
+    _, state = _weights(run.path)
+    assert state["method_state"]["g_steps"] == 3
+    run = train(tiny_config(**{"train.steps": 3, "train.n_critic": 2, "train.epochs": 50}), out=tmp_path / "c",
+                log=lambda *a: None)
+    _, state = _weights(run.path)
+    assert state["method_state"]["g_steps"] == 3 and state["method_state"]["d_steps"] == 6
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", log=lambda *a: None)
+    part = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "part", log=lambda *a: None)
+    cfg = resume_config(part, {"train.epochs": 3})
+    train(cfg, resume=part.path, log=lambda *a: None)
+    a, sa = _weights(full.path)
+    b, sb = _weights(part.path)
+    assert sa["epoch"] == sb["epoch"] == 3
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    for k in sa["modules"]["D"]:
+        assert torch.equal(sa["modules"]["D"][k], sb["modules"]["D"][k]), k
+    # the metrics log continues without gaps or repeats
+    iters = [json.loads(x)["iter"] for x in part.metrics_path.read_text().splitlines()]
+    assert iters == list(range(12))
+
+
+def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch):
+    full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
+    cfg = tiny_config()
+    trainer = Trainer(cfg, RunDir(tmp_path / "cut"), log=lambda *a: None)
+    step = trainer.method.train_step
+    calls = {"n": 0}
+
+    def interrupted(batch):
+        calls["n"] += 1
+        if calls["n"] == 6:  # in the middle of epoch 2
+            trainer._stop_signal = 15
+        return step(batch)
+
+    monkeypatch.setattr(trainer.method, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    _, st = _weights(tmp_path / "cut")
+    assert (st["epoch"], st["iter_in_epoch"]) == (1, 2)
+    train(resume_config(RunDir(tmp_path / "cut")), resume=tmp_path / "cut", log=lambda *a: None)
+    a, _ = _weights(full.path)
+    b, _ = _weights(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "latest.pt"
+    checkpoint.save_atomic({"x": torch.ones(3)}, target)
+
+    def dies_midway(obj, f, *a, **k):
+        f.write(b"partial garbage")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", dies_midway)
+    with pytest.raises(RunError, match="No space left on device.*previous checkpoint is kept"):
+        checkpoint.save_atomic({"x": torch.zeros(3)}, target)
+    monkeypatch.undo()
+    assert torch.equal(checkpoint.load(target)["x"], torch.ones(3))
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_resume_errors(tmp_path):
+    (tmp_path / "notrun").mkdir()
+    with pytest.raises(RunError, match="not a ganlab run folder"):
+        resume_config(RunDir(tmp_path / "notrun"))
+    with pytest.raises(RunError, match="does not exist"):
+        resume_config(RunDir(tmp_path / "missing"))
+    run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
+    with pytest.raises(RunError, match="model.g_width"):
+        train(tiny_config(**{"model.g_width": 16}), resume=run.path, log=lambda *a: None)
+
+
+def test_output_folder_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunError, match="cannot write the run folder"):
+        train(tiny_config(), out=tmp_path / "file" / "run", log=lambda *a: None)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "something").write_text("x")
+    with pytest.raises(RunError, match="already exists and is not empty"):
+        train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
+
+
+def test_load_and_sample_in_three_lines(tmp_path):
+    train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", log=lambda *a: None)
+    g = ganlab.load(tmp_path / "run")
+    x = g.sample(10, seed=3)
+    assert x.shape == (10, 1, 16, 16) and x.min() >= 0 and x.max() <= 1
+    assert torch.equal(x, g.sample(10, seed=3)) and not torch.equal(x, g.sample(10, seed=4))
+    with pytest.raises(ValueError, match="unconditional"):
+        g.sample(2, cond={"digit": "3"})
