@@ -4,6 +4,7 @@ With one process every function here is a no-op."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.distributed as td
@@ -36,7 +37,10 @@ def wrap_method(method, device):
     for name, module in method.modules().items():
         if any(p.requires_grad for p in module.parameters()):
             kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
-            setattr(method, name, DDP(module, broadcast_buffers=False, **kw))
+            with warnings.catch_warnings():  # broadcast_buffers is deprecated in favour of a flag not yet usable
+                warnings.simplefilter("ignore", FutureWarning)
+                # no buffer syncing inside forward: rank 0 alone runs G for the sample grids
+                setattr(method, name, DDP(module, broadcast_buffers=False, **kw))
     return method
 
 
