@@ -121,6 +121,45 @@ def cmd_recipes(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from ganlab.evaluate import ALL_METRICS, EvalError, evaluate
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    for m in metrics or []:
+        if m not in ALL_METRICS:
+            raise UserError(f"--metrics: unknown metric {m!r}; choose from: {', '.join(ALL_METRICS)}")
+    try:
+        evaluate(args.run, data=args.data, metrics=metrics, n=args.n, features=args.features, fake_dir=args.fake,
+                 checkpoint=args.checkpoint, image_size=args.image_size, labels=args.labels,
+                 data_format=args.format, cascade=args.cascade, critic_steps=args.critic_steps, seed=args.seed,
+                 device=args.device, weights=args.weights)
+    except (EvalError, FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
+def cmd_train_classifier(args) -> int:
+    import json as _json
+
+    from ganlab.config import DataConfig
+    from ganlab.data import load_dataset
+    from ganlab.features.classifier import save_classifier, train_classifier
+    dc = DataConfig(source=args.data, labels=args.labels, format=args.format, image_size=args.image_size,
+                    channels=args.channels, limit=args.limit)
+    ds = load_dataset(dc)
+    attrs = [a.strip() for a in args.attributes.split(",")] if args.attributes else None
+    try:
+        model, report = train_classifier(ds, attrs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                         seed=args.seed, device=args.device)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_classifier(model, out, report)
+    out.with_suffix(".json").write_text(_json.dumps(report, indent=1))
+    print(f"saved {out} (report {out.with_suffix('.json')})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganlab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +180,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--numbered", action="store_true", help="number the tiles (to pick samples for 'ganlab edit')")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="metrics between generated samples and real data")
+    p.add_argument("run", nargs="?", help="a run folder (or use --fake DIR)")
+    p.add_argument("--data", help="real data (default: the run's own data)")
+    p.add_argument("--labels", help="tags CSV for the real data")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--fake", help="a folder of generated images from any tool, instead of a run")
+    p.add_argument("--metrics", help="comma-separated: fid,kid,is,prdc,swd,w_critic,faces,cond_acc,toy "
+                                     "(default fid,kid,is; toy for 2-D data)")
+    p.add_argument("--n", type=int, default=10000, help="generated samples (and at most this many real ones)")
+    p.add_argument("--features", default="inception",
+                   help="inception, torchvision-inception, or classifier:PATH (from train-classifier)")
+    p.add_argument("--weights", help="local Inception weights file (default: the torch hub cache)")
+    p.add_argument("--checkpoint", help="latest (default), best, an epoch number or a checkpoint path")
+    p.add_argument("--image-size", type=int, help="with --fake: the size both sides are compared at (default 64)")
+    p.add_argument("--cascade", help="OpenCV cascade XML for the face metric (default: OpenCV's frontal face)")
+    p.add_argument("--critic-steps", type=int, default=500, help="training budget of the independent critic")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train-classifier", help="train a domain classifier on labelled real images")
+    p.add_argument("--data", required=True)
+    p.add_argument("--labels")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--attributes", help="comma-separated attributes to predict (default: all)")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--channels", type=int)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="where to save the classifier (.pt); a .json report is written beside")
+    p.set_defaults(func=cmd_train_classifier)
 
     p = sub.add_parser("recipes", help="list the built-in recipes")
     p.set_defaults(func=cmd_recipes)

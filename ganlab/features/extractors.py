@@ -1,0 +1,155 @@
+"""Feature extractors for the metrics, all loaded from local files (nothing is downloaded).
+
+- ``inception``: the FID Inception-v3 weights that pytorch-fid and torch-fidelity use
+  (``pt_inception-2015-12-05-6726825d.pth``), run by torch-fidelity's network definition.
+- ``torchvision-inception``: torchvision's ImageNet Inception-v3 (``inception_v3_google-0cc3c7bd.pth``).
+- ``classifier:PATH``: a classifier made by ``ganlab train-classifier``.
+
+Each gives ``features`` (pool / penultimate layer) and ``probs`` (class probabilities, for the
+Inception Score) for uint8 images [N, C, H, W].
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
+TV_WEIGHTS = "inception_v3_google-0cc3c7bd.pth"
+
+
+class WeightsMissing(FileNotFoundError):
+    pass
+
+
+def _hub_file(name: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def find_weights(kind: str, path: str | None = None) -> Path:
+    """The local weights file for ``kind``: an explicit path, $GANLAB_INCEPTION_WEIGHTS (FID) /
+    $GANLAB_TV_INCEPTION_WEIGHTS (torchvision), or the torch hub cache."""
+    fname, env = (FID_WEIGHTS, "GANLAB_INCEPTION_WEIGHTS") if kind == "inception" else (
+        TV_WEIGHTS, "GANLAB_TV_INCEPTION_WEIGHTS")
+    candidates = [Path(path)] if path else []
+    if os.environ.get(env):
+        candidates.append(Path(os.environ[env]))
+    candidates.append(_hub_file(fname))
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise WeightsMissing(
+        f"the {kind} feature extractor needs its weights file {fname}, and ganlab never downloads at run time. "
+        f"Place it at {_hub_file(fname)} (the torch hub cache) or point ${env} at it. Or use "
+        "--features classifier:PATH with a classifier from 'ganlab train-classifier', which needs no download.")
+
+
+def _file_id(p: Path) -> str:
+    st = p.stat()
+    return f"{p.name}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def _rgb(x: torch.Tensor) -> torch.Tensor:
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+class Extractor:
+    name = "base"
+    id = "base"
+
+    def features_and_probs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+
+class FIDInception(Extractor):
+    def __init__(self, device="cpu", weights: str | None = None):
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        path = find_weights("inception", weights)
+        self.name, self.id, self.device = "inception", "inception:" + _file_id(path), torch.device(device)
+        self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                               feature_extractor_weights_path=str(path)).to(self.device).eval()
+
+    @torch.no_grad()
+    def features_and_probs(self, images):
+        x = _rgb(images.to(self.device))
+        if x.dtype != torch.uint8:
+            x = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        feats, logits = self.net(x)
+        return feats.float(), F.softmax(logits.double(), dim=1).float()
+
+
+class TorchvisionInception(Extractor):
+    def __init__(self, device="cpu", weights: str | None = None):
+        from torchvision.models import inception_v3
+        path = find_weights("torchvision-inception", weights)
+        self.name, self.id, self.device = "torchvision-inception", "tv-inception:" + _file_id(path), torch.device(device)
+        net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        self.fc = net.fc
+        net.fc = torch.nn.Identity()
+        self.net = net.to(self.device).eval()
+        self.fc = self.fc.to(self.device)
+        self.mean = torch.tensor([0.485, 0.456, 0.406], device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor([0.229, 0.224, 0.225], device=self.device).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def features_and_probs(self, images):
+        x = _rgb(images.to(self.device)).float()
+        x = x / 255 if images.dtype == torch.uint8 else x
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        feats = self.net((x - self.mean) / self.std)
+        return feats.float(), F.softmax(self.fc(feats).double(), dim=1).float()
+
+
+class ClassifierFeatures(Extractor):
+    def __init__(self, path: str, device="cpu", attribute: str | None = None):
+        from ganlab.features.classifier import load_classifier
+        p = Path(path)
+        self.model = load_classifier(p, device)
+        self.name, self.id, self.device = f"classifier:{p}", "classifier:" + _file_id(p), torch.device(device)
+        attrs = list(self.model.attributes)
+        if attribute is not None and attribute not in attrs:
+            raise ValueError(f"classifier {p} has no attribute {attribute!r}; it has: {', '.join(attrs)}")
+        self.attribute = attribute or attrs[0]
+
+    def _input(self, images):
+        from ganlab.features.classifier import to_input
+        cfg = self.model.config
+        return to_input(images.to(self.device), cfg["image_size"], cfg["channels"])
+
+    @torch.no_grad()
+    def features_and_probs(self, images):
+        x = self._input(images)
+        h = self.model.features(x)
+        return h.float(), F.softmax(self.model.heads[self.attribute](h).double(), dim=1).float()
+
+    @torch.no_grad()
+    def predict(self, images) -> dict[str, torch.Tensor]:
+        out = self.model(self._input(images))
+        return {a: v.argmax(1).cpu() for a, v in out.items()}
+
+
+def get_extractor(name: str, device="cpu", weights: str | None = None, attribute: str | None = None) -> Extractor:
+    if name == "inception":
+        return FIDInception(device, weights)
+    if name == "torchvision-inception":
+        return TorchvisionInception(device, weights)
+    if name.startswith("classifier:"):
+        return ClassifierFeatures(name.split(":", 1)[1], device, attribute)
+    raise ValueError(f"unknown feature extractor {name!r}; choose inception, torchvision-inception or "
+                     "classifier:PATH")
+
+
+def extract(extractor: Extractor, images: torch.Tensor, batch_size: int = 64, progress: bool = False,
+            desc: str = "features") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Features and probabilities of uint8 images, in batches, with a progress bar."""
+    from tqdm import tqdm
+    feats, probs = [], []
+    for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, unit="batch"):
+        f, p = extractor.features_and_probs(images[i:i + batch_size])
+        feats.append(f.cpu())
+        if p is not None:
+            probs.append(p.cpu())
+    return torch.cat(feats), (torch.cat(probs) if probs else None)

@@ -1,0 +1,134 @@
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from ganlab.cli import main
+from ganlab.config import DataConfig
+from ganlab.data import load_dataset
+from ganlab.evaluate import compute, evaluate
+from ganlab.features import WeightsMissing, get_extractor, load_classifier, train_classifier
+from ganlab.train import train
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def digits16():
+    return load_dataset(DataConfig(source="digits", image_size=16), progress=False)
+
+
+@pytest.fixture(scope="module")
+def classifier(digits16, tmp_path_factory):
+    from ganlab.features.classifier import save_classifier
+    model, report = train_classifier(digits16, epochs=4, batch_size=64, progress=False, log=lambda *a: None)
+    path = tmp_path_factory.mktemp("clf") / "digits.pt"
+    save_classifier(model, path, report)
+    return path, report
+
+
+def test_classifier_learns_digits_and_reports_heldout_accuracy(classifier):
+    path, report = classifier
+    assert report["heldout_accuracy"]["digit"] > 0.85 > report["majority_baseline"]["digit"] + 0.5
+    model = load_classifier(path)
+    assert model.report["n_test"] == report["n_test"] and list(model.attributes) == ["digit"]
+
+
+def test_classifier_features_rank_real_above_noise(classifier, digits16):
+    ext = get_extractor(f"classifier:{classifier[0]}")
+    real = digits16.data
+    a, b = real[:600], real[600:1200]
+    noise = torch.randint(0, 256, (600, 1, 16, 16), dtype=torch.uint8)
+    same = {r["metric"]: r["value"] for r in compute(["fid", "kid", "is", "prdc"], a, b, ext, progress=False)}
+    diff = {r["metric"]: r["value"] for r in compute(["fid", "kid", "is", "prdc"], a, noise, ext, progress=False)}
+    assert same["fid"] < diff["fid"] / 5 and same["kid"] < diff["kid"]
+    assert same["is"] > diff["is"]  # real digits are confidently and diversely classified
+    assert same["precision"] > 0.5 > diff["precision"]
+
+
+def test_eval_command_writes_eval_jsonl_and_caches_real_features(classifier, tmp_path, monkeypatch, capsys):
+    run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", log=lambda *a: None)
+    import ganlab.features as F
+    calls = []
+    real_extract = F.extract
+    monkeypatch.setattr(F, "extract", lambda *a, **k: calls.append(k.get("desc")) or real_extract(*a, **k))
+    args = ["eval", str(run.path), "--n", "200", "--features", f"classifier:{classifier[0]}",
+            "--metrics", "fid,kid,is,swd"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "fid" in out and "kid" in out
+    assert main(args) == 0
+    assert calls.count("real features") == 1 and calls.count("generated features") == 2
+    rows = [json.loads(x) for x in (run.path / "eval.jsonl").read_text().splitlines()]
+    assert {r["metric"] for r in rows} == {"fid", "kid", "is", "swd"} and len(rows) == 8
+    assert all(r["checkpoint_step"] == 4 and r["n"] == 200 for r in rows)
+    assert rows[0]["value"] == rows[4]["value"]  # same seed, same samples, same number
+
+
+def test_eval_fake_folder_compares_any_tool(classifier, digits16, tmp_path):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(150):
+        Image.fromarray(digits16.data[1000 + i, 0].numpy()).save(good / f"{i}.png")
+        Image.fromarray(torch.randint(0, 256, (16, 16), generator=g, dtype=torch.uint8).numpy()).save(bad / f"{i}.png")
+    kw = dict(data="digits", metrics=["fid"], n=300, features=f"classifier:{classifier[0]}", image_size=16,
+              progress=False, log=lambda *a: None)
+    fid_good = evaluate(fake_dir=str(good), **kw)[0]["value"]
+    fid_bad = evaluate(fake_dir=str(bad), **kw)[0]["value"]
+    assert fid_good < fid_bad / 5
+
+
+def test_toy_metrics_on_a_ring_run(tmp_path):
+    cfg = tiny_config(**{"data.source": "ring8", "data.limit": 512, "model.arch": "mlp", "model.g_norm": "none",
+                         "model.mlp_hidden": 16, "model.mlp_layers": 1, "train.epochs": 1})
+    run = train(cfg, out=tmp_path / "ring", log=lambda *a: None)
+    rows = {r["metric"]: r for r in evaluate(run.path, n=500, progress=False, log=lambda *a: None)}
+    assert rows["toy/modes"]["of"] == 8 and 0 <= rows["toy/modes"]["value"] <= 8
+    assert 0 <= rows["toy/high_quality"]["value"] <= 1
+
+
+def test_inception_weights_are_never_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.delenv("GANLAB_INCEPTION_WEIGHTS", raising=False)
+    with pytest.raises(WeightsMissing, match=r"pt_inception-2015-12-05-6726825d\.pth.*never downloads"):
+        get_extractor("inception")
+    with pytest.raises(WeightsMissing, match="inception_v3_google"):
+        get_extractor("torchvision-inception")
+
+
+def _random_fid_inception_weights(path):
+    """A state dict of torch-fidelity's FID Inception architecture with random values, made offline."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3 as Net
+    empty = path.with_name("empty.pt")
+    torch.save({}, empty)
+    orig = Net.load_state_dict
+    Net.load_state_dict = lambda self, sd, *a, **k: None
+    try:
+        torch.manual_seed(0)
+        net = Net("x", ["2048"], feature_extractor_weights_path=str(empty))
+    finally:
+        Net.load_state_dict = orig
+    torch.save(net.state_dict(), path)
+
+
+def test_inception_extractors_load_local_weights(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    w = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    _random_fid_inception_weights(w)
+    ext = get_extractor("inception", weights=str(w))
+    imgs = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    f, p = ext.features_and_probs(imgs)
+    assert f.shape == (3, 2048) and p.shape == (3, 1008) and torch.allclose(p.sum(1), torch.ones(3), atol=1e-4)
+    from torchvision.models import inception_v3
+    tv = tmp_path / "inception_v3_google-0cc3c7bd.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), tv)
+    f2, p2 = get_extractor("torchvision-inception", weights=str(tv)).features_and_probs(imgs)
+    assert f2.shape == (3, 2048) and p2.shape == (3, 1000)
+
+
+def test_eval_errors(tmp_path, capsys):
+    assert main(["eval", "--fake", str(tmp_path)]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path), "--metrics", "fid,nope"]) == 2
+    assert "unknown metric 'nope'" in capsys.readouterr().err
