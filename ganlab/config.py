@@ -98,6 +98,16 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation during training: every N epochs, and which checkpoint to keep as best.pt."""
+    every: Optional[int] = opt(None, min=1, help="evaluate every N epochs (default: never during training)")
+    metrics: list = opt(["fid"], help="metrics to compute (see 'ganlab eval --help')")
+    n: int = opt(1000, min=2, help="generated samples per evaluation")
+    features: str = opt("inception", help="inception, torchvision-inception or classifier:PATH")
+    best: Optional[str] = opt(None, help="metric that selects checkpoints/best.pt (default: the first metric)")
+
+
+@dataclass
 class CondConfig:
     """Conditioning on attributes (tag-conditional GAN, class-conditional WGAN, ACGAN)."""
     attributes: Optional[list] = opt(None, help="attributes to condition on (default: all the data has)")
@@ -105,6 +115,8 @@ class CondConfig:
     d_mode: str = opt("labelmap", choices=("labelmap", "projection", "concat"),
                       help="how D sees the condition: label maps after its first conv, a projection head, "
                            "or (MLP) concatenated to its input")
+    map_mode: str = opt("project", choices=("project", "broadcast"),
+                        help="label maps: each embedding projected to a 1-channel map, or broadcast over the map")
     mismatch: bool = opt(False, help="also show D real images with wrong tags, as fakes")
     mismatch_weight: float = opt(1.0, min=0.0)
     aux_weight: float = opt(1.0, min=0.0, help="ACGAN: weight of the auxiliary classification loss")
@@ -152,6 +164,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     cond: CondConfig = field(default_factory=CondConfig)
     info: InfoConfig = field(default_factory=InfoConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
@@ -383,5 +396,12 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
     if cfg.model.output == "tanh" and cfg.model.arch == "dcgan":
         pass  # images are scaled to [-1, 1]
+    if cfg.eval.every is not None:
+        from ganlab.evaluate import ALL_METRICS
+        bad = [m for m in cfg.eval.metrics if m not in ALL_METRICS]
+        if bad or not cfg.eval.metrics:
+            raise ConfigError(f"eval.metrics: {bad or 'empty'}; choose from: {', '.join(ALL_METRICS)}")
+        if cfg.eval.best is not None and cfg.eval.best not in cfg.eval.metrics:
+            raise ConfigError(f"eval.best={cfg.eval.best} is not among eval.metrics {cfg.eval.metrics}")
     METHODS[cfg.method].validate(cfg)
     return cfg

@@ -92,6 +92,7 @@ class Trainer:
         self._buffer: list[tuple[int, int, int, dict]] = []
         self.fixed = self.method.fixed_inputs(tc.n_samples, tc.seed + 1)
         self.writer = None
+        self.evaluator = None
         self._stop_signal = None
 
     @staticmethod
@@ -277,6 +278,7 @@ class Trainer:
                 self.end_of_epoch_outputs()
                 numbered = self.epoch % tc.checkpoint_every == 0 or self.done()
                 self.save_checkpoint(numbered=numbered and self.iter_in_epoch == 0)
+                self.maybe_evaluate()
         except KeyboardInterrupt:
             bar.close()
             self.save_checkpoint()
@@ -295,6 +297,17 @@ class Trainer:
                      f"samples {last[-1] if last else '-'}")
         dist.cleanup()
         return self.run
+
+    def maybe_evaluate(self) -> None:
+        every = self.cfg.eval.every
+        if self.rank != 0 or every is None or self.iter_in_epoch != 0 or (self.epoch % every and not self.done()):
+            return
+        if self.evaluator is None:
+            from ganlab.train.evaluation import TrainingEvaluator
+            self.evaluator = TrainingEvaluator(self.cfg, self.run, self.dataset, self.device, self.log)
+        rng = torch.get_rng_state()  # evaluation must not change the training's random stream
+        self.evaluator(self.method, self.epoch, self.state)
+        torch.set_rng_state(rng)
 
     def _on_sigterm(self, signum, frame):
         self._stop_signal = signum

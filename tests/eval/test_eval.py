@@ -132,3 +132,24 @@ def test_eval_errors(tmp_path, capsys):
     assert "--data" in capsys.readouterr().err
     assert main(["eval", str(tmp_path), "--metrics", "fid,nope"]) == 2
     assert "unknown metric 'nope'" in capsys.readouterr().err
+
+
+def test_evaluation_during_training_keeps_best_checkpoint(classifier, tmp_path):
+    cfg = tiny_config(**{"train.epochs": 3, "eval.every": 1, "eval.metrics": ["fid", "kid"], "eval.n": 64,
+                         "eval.features": f"classifier:{classifier[0]}"})
+    run = train(cfg, out=tmp_path / "r", log=lambda *a: None)
+    rows = [json.loads(x) for x in run.eval_path.read_text().splitlines()]
+    fids = [r["value"] for r in rows if r["metric"] == "fid"]
+    assert [r["epoch"] for r in rows if r["metric"] == "fid"] == [1, 2, 3]
+    best = torch.load(run.checkpoints / "best.pt", weights_only=False)
+    assert best["epoch"] == 1 + fids.index(min(fids))
+    import ganlab
+    assert ganlab.load(run.path, "best").epoch == best["epoch"]
+
+
+def test_eval_config_is_checked():
+    from ganlab.config import ConfigError
+    with pytest.raises(ConfigError, match="eval.metrics"):
+        tiny_config(**{"eval.every": 1, "eval.metrics": ["fidd"]})
+    with pytest.raises(ConfigError, match="eval.best"):
+        tiny_config(**{"eval.every": 1, "eval.best": "kid"})

@@ -1,0 +1,125 @@
+"""``load_dataset``: from a DataConfig to a Dataset, through the format readers, the decoder and the cache."""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ganlab.config import DATA_FORMATS, SUPPORTED_IMAGE_SIZES, DataConfig
+
+from . import cache, images
+from .dataset import Attribute, Dataset, DataError
+from .sources import Source, detect_format, open_source, read_digits
+from .toy import TOY_SETS, make_toy
+
+_SHOW = 5
+
+
+def _check_options(cfg: DataConfig) -> tuple[Optional[int], Optional[int]]:
+    limit = cfg.limit
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"data.limit: {limit!r} is not allowed; give a whole number of at least 1, or null for all")
+    channels = cfg.channels
+    if channels not in (None, 1, 3):
+        raise DataError(f"data.channels: {channels!r} is not allowed; choose one of: null, 1, 3")
+    return limit, channels
+
+
+def _check_size(size) -> int:
+    if size not in SUPPORTED_IMAGE_SIZES or isinstance(size, bool):
+        raise DataError(f"data.image_size: {size!r} is not supported; choose one of: "
+                        f"{', '.join(map(str, SUPPORTED_IMAGE_SIZES))}")
+    return int(size)
+
+
+def _attributes(raw: list[tuple[str, list[str], np.ndarray]]) -> dict[str, Attribute]:
+    return {name: Attribute(name, list(values), torch.as_tensor(np.asarray(codes, dtype=np.int64)))
+            for name, values, codes in raw}
+
+
+def _load_digits(size: int, channels: int, limit: Optional[int], progress: bool) -> Dataset:
+    imgs, labels = read_digits()
+    if limit is not None:
+        imgs, labels = imgs[:limit], labels[:limit]
+    data = images.resize_arrays(imgs, size, channels, progress=False)
+    return Dataset(torch.from_numpy(data), "images", _attributes([("digit", [str(d) for d in range(10)], labels)]),
+                   [str(i) for i in range(len(data))], "digits")
+
+
+def _decode(src: Source, n: int, size: int, channels: int, progress: bool) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Decode the first n items of ``src``: images, codes [A, N'] and metadata (files, attributes, skipped)."""
+    items = src.items[:n]
+    desc = f"decoding {src.format} {size}x{size}"
+    if src.read_arrays is not None:
+        data, errors = images.resize_arrays(src.read_arrays(n), size, channels, progress, desc), {}
+    else:
+        data, errors = images.decode_files([src.root / f for f in items], size, channels, progress, desc)
+    keep = np.array([i for i in range(n) if i not in errors], dtype=np.int64)
+    skipped = [[items[i], errors[i]] for i in sorted(errors)]
+    if len(keep) == 0:
+        listed = "; ".join(f"{f} ({e})" for f, e in skipped[:_SHOW])
+        raise DataError(f"none of the {n} image files in '{src.root}' could be read: {listed}")
+    if errors:
+        data = data[keep]
+    codes = np.stack([a.codes[:n][keep] for a in src.attributes]) if src.attributes \
+        else np.zeros((0, len(keep)), dtype=np.int64)
+    meta = {
+        "format": src.format,
+        "name": src.name,
+        "files": [items[i] for i in keep],
+        "attributes": [{"name": a.name, "values": a.values} for a in src.attributes],
+        "skipped": skipped,
+    }
+    return data, codes, meta
+
+
+def _warn_skipped(skipped: list, total: int, root) -> None:
+    if not skipped:
+        return
+    listed = "; ".join(f"{f} ({e})" for f, e in skipped[:_SHOW])
+    more = f"; and {len(skipped) - _SHOW} more" if len(skipped) > _SHOW else ""
+    warnings.warn(f"skipped {len(skipped)} of {total} image files in '{root}' that could not be read: "
+                  f"{listed}{more}", UserWarning, stacklevel=3)
+
+
+def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
+    """Read the data set ``cfg`` describes: images as uint8 [N, C, S, S], toy points as float32 [N, 2].
+
+    Decoded images are cached on disk (see ganlab.data.cache), so a second load decodes nothing.
+    Raises DataError for anything in the data or the config that cannot be used.
+    """
+    fmt = cfg.format or "auto"
+    if fmt not in DATA_FORMATS:
+        raise DataError(f"data.format: {fmt!r} is not allowed; choose one of: {', '.join(DATA_FORMATS)}")
+    limit, channels = _check_options(cfg)
+    labels = cfg.labels if cfg.labels is not None and str(cfg.labels).strip() else None
+    if fmt == "auto":
+        fmt = detect_format(cfg.source, labels)
+    if labels is not None and fmt != "csv":
+        raise DataError(f"data.labels is only read with format csv, but the format is {fmt}; "
+                        "drop data.labels or set data.format=csv")
+    if fmt in TOY_SETS:
+        return make_toy(fmt, limit)
+    size = _check_size(cfg.image_size)
+    if fmt == "digits":
+        return _load_digits(size, channels or 1, limit, progress)
+
+    src = open_source(fmt, cfg.source, labels)
+    channels = channels or src.default_channels
+    n = len(src.items) if limit is None else min(limit, len(src.items))
+    params = {"format": src.format, "source": str(src.root), "name": src.name, "image_size": size,
+              "channels": channels, "limit": limit}
+    key = cache.make_key(params, src.stats, src.content_hashes)
+    root = cache.cache_root(cfg.cache_dir)
+    stem = f"{src.format}-{key}"
+    hit = cache.load(root, stem)
+    if hit is not None:
+        data, codes, meta = hit
+    else:
+        data, codes, meta = _decode(src, n, size, channels, progress)
+        cache.save(root, stem, data, codes, meta)
+    _warn_skipped(meta["skipped"], n, src.root)
+    attrs = _attributes([(a["name"], a["values"], c) for a, c in zip(meta["attributes"], codes, strict=True)])
+    return Dataset(torch.from_numpy(data), "images", attrs, list(meta["files"]), src.name)

@@ -1,0 +1,70 @@
+"""Evaluation during training (``eval.every``): metrics on the in-memory data, appended to
+eval.jsonl, and ``checkpoints/best.pt`` kept for the best value of the chosen metric."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import torch
+
+from ganlab.evaluate import LOWER_IS_BETTER, compute, to_uint8
+
+
+class TrainingEvaluator:
+    def __init__(self, cfg, run, dataset, device, log=print):
+        self.ec, self.run, self.dataset, self.device, self.log = cfg.eval, run, dataset, device, log
+        self.metric = self.ec.best or self.ec.metrics[0]
+        self.extractor = None
+        n_real = min(len(dataset), self.ec.n)
+        idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.train.seed))[:n_real]
+        self.real = dataset.data[idx]
+        self.best = self._best_so_far()
+
+    def _better(self, a: float, b: float | None) -> bool:
+        if b is None or math.isnan(b):
+            return not math.isnan(a)
+        return a < b if self.metric in LOWER_IS_BETTER else a > b
+
+    def _best_so_far(self) -> float | None:
+        best = None
+        if self.run.eval_path.exists():
+            for line in self.run.eval_path.read_text().splitlines():
+                r = json.loads(line)
+                if r.get("metric") == self.metric and r.get("during_training") and self._better(r["value"], best):
+                    best = r["value"]
+        return best
+
+    def __call__(self, method, epoch: int, state_fn) -> list[dict]:
+        from ganlab.features import get_extractor
+        from ganlab.train.checkpoint import save_atomic
+        if self.extractor is None and any(m in ("fid", "kid", "is", "prdc", "cond_acc") for m in self.ec.metrics):
+            self.extractor = get_extractor(self.ec.features, self.device)
+        inputs = method.sample_inputs(self.ec.n, torch.Generator().manual_seed(12345))
+        inputs = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
+        method.train(False)
+        try:
+            with torch.no_grad():
+                out = torch.cat([method.generate({k: (v[i:i + 256] if torch.is_tensor(v) else v)
+                                                  for k, v in inputs.items()}).cpu()
+                                 for i in range(0, self.ec.n, 256)])
+        finally:
+            method.train(True)
+        from ganlab.plots import to_unit
+        fake = to_uint8(to_unit(out, method.info.output)) if method.info.kind == "images" else out
+        rows = compute(self.ec.metrics, self.real, fake, self.extractor, kind=method.info.kind,
+                       modes=self.dataset.modes, mode_std=self.dataset.mode_std, device=self.device,
+                       progress=False)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        rows = [{**r, "epoch": epoch, "checkpoint_step": method.g_steps, "n": len(fake), "n_real": len(self.real),
+                 "features": self.ec.features, "time": stamp, "during_training": True} for r in rows]
+        with open(self.run.eval_path, "a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        value = next((r["value"] for r in rows if r["metric"] == self.metric), None)
+        if value is not None and self._better(value, self.best):
+            self.best = value
+            save_atomic(state_fn(), self.run.checkpoints / "best.pt")
+            self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best so far; saved best.pt)")
+        elif value is not None:
+            self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best {self.best:.4g})")
+        return rows
