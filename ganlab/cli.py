@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recipes", help="list the built-in recipes")
     p.set_defaults(func=cmd_recipes)
+
+    from ganlab.explore import add_explore_commands  # exploration, report and sweep commands (ganlab.explore)
+    add_explore_commands(sub)
     return parser
 
 
@@ -239,4 +242,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the imported module, so that error classes other modules import from ganlab.cli are the same
+    from ganlab.cli import main as _main
+    sys.exit(_main())

@@ -1,0 +1,190 @@
+"""``ganlab conditional``: what a conditional model does with its conditions, at fixed noise.
+
+- cgan / acgan: rows are noise vectors; the columns run through every value of one attribute
+  (``--attribute``), the other attributes fixed by ``--cond`` or drawn once per row. For a two-valued
+  attribute every row is an off/on pair. ACGAN also reports how often its auxiliary classifier reads the
+  asked value back from the generated image.
+- infogan: traversals of a code (``--code c1``): a categorical code through its categories, a
+  continuous one over ``--range`` in ``--steps`` steps, the noise and the other codes held per row; one
+  figure per code when ``--code`` is not given. Reports how well Q recovers the code.
+
+Every column is drawn with ``g.inputs(n, seed, cond)`` with the same seed, so the noise (and every
+condition not varied) is the same along a row.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ganlab.explore.common import (
+    ExploreError,
+    cond_for_method,
+    figure_paths,
+    fmt,
+    generate,
+    labelled_grid,
+    load_generator,
+    method_inputs,
+    parse_cond,
+    require_images,
+    safe_name,
+    write_json,
+)
+
+
+def _columns(g, n, seed, fixed: dict, name: str, values: list) -> tuple[list[dict], list[torch.Tensor]]:
+    inputs, images = [], []
+    for v in values:
+        inp = method_inputs(g, n, seed, {**fixed, name: v})
+        if inputs and "z" in inp and not torch.equal(inp["z"], inputs[0]["z"]):
+            inp["z"] = inputs[0]["z"]  # a method that draws the noise after the conditions: keep it fixed anyway
+        inputs.append(inp)
+        images.append(generate(g, inp))
+    return inputs, images
+
+
+def _grid(g, images, n, col_labels, name, out, title, row_prefix="z"):
+    rows = [torch.stack([col[i] for col in images]) for i in range(n)]
+    png, js = figure_paths(g, name, out)
+    geom = labelled_grid(rows, png, [f"{row_prefix}{i}" for i in range(n)], col_labels, title=title)
+    return png, js, geom
+
+
+@torch.no_grad()
+def _aux_accuracy(g, inputs, images, attr_index) -> float | None:
+    """ACGAN: the share of generated images whose auxiliary head reads back the asked value."""
+    m = g.method
+    D = getattr(m, "D", None)
+    if D is None or not hasattr(D, "heads") or "aux" not in getattr(D, "heads", {}):
+        return None
+    hits = total = 0
+    for inp, img in zip(inputs, images):
+        x = img.to(g.device)
+        if g.info.output == "tanh":
+            x = x * 2 - 1
+        _, heads = D(x)
+        pred = heads["aux"][attr_index].argmax(1).cpu()
+        hits += int((pred == inp["codes"][:, attr_index]).sum())
+        total += pred.shape[0]
+    return hits / max(1, total)
+
+
+def attribute_view(g, attribute, n, seed, cond_text, out, log) -> dict:
+    cond = g.method.cond
+    if attribute is None:
+        if len(cond.names) == 1:
+            attribute = cond.names[0]
+        else:
+            raise ExploreError(f"say which attribute to vary: --attribute NAME; this model is conditioned on "
+                               f"{', '.join(cond.names)}")
+    if attribute not in cond.names:
+        raise ExploreError(f"--attribute {attribute!r}: this model is conditioned on {', '.join(cond.names)}")
+    fixed = cond_for_method(g, parse_cond(cond_text))
+    if attribute in fixed:
+        raise ExploreError(f"--cond fixes {attribute!r}, the attribute the columns vary; drop it from --cond")
+    values = list(cond.values[attribute])
+    inputs, images = _columns(g, n, seed, fixed, attribute, values)
+    acgan = g.cfg.method == "acgan"
+    kind = "pairs" if acgan and len(values) == 2 else "values"
+    name = f"conditional-{safe_name(attribute)}"
+    title = (f"{g.run.path.name}: {attribute} across columns at fixed noise"
+             + (f", {cond_text}" if cond_text else "") + f" (seed {seed})")
+    png, js, geom = _grid(g, images, n, [f"{attribute}={v}" for v in values], name, out, title)
+    record = {"command": "conditional", "run": str(g.run.path), "method": g.cfg.method, "attribute": attribute,
+              "values": values, "fixed": fixed, "n": n, "seed": seed, "layout": kind, "png": str(png),
+              "grid": geom, "summary": f"{attribute}: {len(values)} values x {n} noise vectors"}
+    if acgan:
+        acc = _aux_accuracy(g, inputs, images, cond.names.index(attribute))
+        if acc is not None:
+            record["aux_accuracy"] = acc
+            record["summary"] += f"; auxiliary classifier reads back {acc:.1%}"
+            log(f"ACGAN auxiliary classifier accuracy on the {attribute} of these samples: {fmt(acc)} "
+                f"(chance {fmt(1 / len(values))})")
+    write_json(js, record)
+    log(png)
+    return record
+
+
+@torch.no_grad()
+def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict]:
+    m = g.method
+    names = list(m.code_names)
+    n_cat = len(getattr(m, "cats", []))
+    codes = [code] if code else names
+    bad = [c for c in codes if c not in names]
+    if bad:
+        raise ExploreError(f"--code {bad[0]!r}: this model has codes {', '.join(names)} "
+                           f"({n_cat} categorical, then {len(names) - n_cat} continuous)")
+    fixed = parse_cond(cond_text)
+    if out and len(codes) > 1 and not (str(out).endswith("/") or Path(out).is_dir()):
+        raise ExploreError(f"--out {out}: one figure per code ({', '.join(codes)}) needs a folder (end it with /), "
+                           "or pick one code with --code")
+    records = []
+    for c in codes:
+        j = names.index(c)
+        if j < n_cat:
+            values = list(range(m.cats[j]))
+            labels = [f"{c}={v}" for v in values]
+        else:
+            values = torch.linspace(lo, hi, steps).tolist()
+            labels = [f"{c}={v:+.2f}" for v in values]
+        fx = {k: v for k, v in fixed.items() if k != c}
+        inputs, images = _columns(g, n, seed, fx, c, values)
+        title = f"{g.run.path.name}: traversal of {c}, noise and other codes fixed per row (seed {seed})"
+        png, js, geom = _grid(g, images, n, labels, f"conditional-{safe_name(c)}", out, title)
+        record = {"command": "conditional", "run": str(g.run.path), "method": g.cfg.method, "code": c,
+                  "kind": "categorical" if j < n_cat else "continuous", "values": values, "fixed": fx, "n": n,
+                  "seed": seed, "png": str(png), "grid": geom,
+                  "summary": f"traversal of {c} ({len(values)} columns x {n} rows)"}
+        if callable(getattr(m, "predict_codes", None)):
+            x = torch.cat(images).to(g.device)
+            x = x * 2 - 1 if g.info.output == "tanh" else x
+            cat, mean = m.predict_codes(x)
+            asked = torch.tensor([v for v in values for _ in range(n)], dtype=torch.float32)
+            if j < n_cat:
+                acc = float((cat[:, j].cpu().float() == asked).float().mean())
+                record["q_accuracy"] = acc
+                record["summary"] += f"; Q recovers the category {acc:.1%}"
+                log(f"{c}: Q reads back the category of {fmt(acc)} of the samples (chance {fmt(1 / len(values))})")
+            else:
+                pred = mean[:, j - n_cat].cpu().float()
+                r = float(torch.corrcoef(torch.stack([pred, asked]))[0, 1]) if pred.std() > 0 else 0.0
+                record["q_correlation"] = r
+                record["summary"] += f"; corr(Q, code) {r:.2f}"
+                log(f"{c}: correlation of Q's estimate with the code: {fmt(r)}")
+        write_json(js, record)
+        log(png)
+        records.append(record)
+    return records
+
+
+def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7, lo=-1.0, hi=1.0,
+                checkpoint=None, device="cpu", out=None, log=print):
+    if n < 1:
+        raise ExploreError(f"--n {n}: need at least one row")
+    g = load_generator(run, checkpoint, device)
+    require_images(g, "conditional")
+    m = g.method
+    if hasattr(m, "code_names"):
+        if attribute is not None:
+            raise ExploreError(f"method {g.cfg.method} has latent codes ({', '.join(m.code_names)}), not attributes: "
+                               "use --code")
+        return code_view(g, code, n, seed, cond, steps, lo, hi, out, log)
+    if getattr(m, "cond", None) is not None and hasattr(m.cond, "names"):
+        if code is not None:
+            raise ExploreError(f"method {g.cfg.method} is conditioned on attributes ({', '.join(m.cond.names)}), "
+                               "not codes: use --attribute")
+        return [attribute_view(g, attribute, n, seed, cond, out, log)]
+    raise ExploreError(f"method {g.cfg.method} is unconditional: it has no attributes or codes to vary "
+                       "(conditional views need a cgan, acgan or infogan run)")
+
+
+def cmd(args) -> int:
+    try:
+        lo, hi = (float(s) for s in args.range.split(","))
+    except ValueError:
+        raise ExploreError(f"--range {args.range!r}: expected LO,HI, e.g. -2,2") from None
+    conditional(args.run, args.attribute, args.code, args.n, args.seed, args.cond, args.steps, lo, hi,
+                args.checkpoint, args.device, args.out)
+    return 0

@@ -1,0 +1,160 @@
+"""``ganlab edit``: an attribute direction in the latent space, removed from and added to samples.
+
+Samples are drawn with ``g.inputs(n, seed)``: the same latents as ``ganlab sample RUN --numbered --n N
+--seed S`` (so ``--select`` can name tiles of that sheet). Some of them are chosen: by index
+(``--select 3,7,12``) or, with ``--classifier``, the ``--top-k`` that the classifier scores highest for the
+attribute. The direction is
+
+    e = normalise( mean(z of the chosen samples) - mean(z of all n samples drawn) )
+
+(subtracting the mean of all drawn latents cancels what every sample shares, including the sampling
+noise of the mean; with a standard normal prior that mean is close to 0). The figure shows the chosen
+samples before the edit, with the component along e removed (z - <z, e> e), and with multiples of e
+added (z + s e for each ``--strength`` s). With a classifier, its mean score for the attribute is
+reported for each column.
+"""
+from __future__ import annotations
+
+import torch
+
+from ganlab.explore.common import (
+    ExploreError,
+    figure_paths,
+    fmt,
+    generate,
+    labelled_grid,
+    load_generator,
+    method_inputs,
+    require_images,
+    safe_name,
+    write_json,
+)
+
+
+def parse_ints(text: str, what: str) -> list[int]:
+    try:
+        vals = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
+    except ValueError:
+        raise ExploreError(f"{what} {text!r}: expected whole numbers separated by commas, e.g. 3,7,12") from None
+    if not vals:
+        raise ExploreError(f"{what}: no numbers given")
+    return vals
+
+
+def parse_floats(text: str, what: str) -> list[float]:
+    try:
+        vals = [float(s) for s in text.replace(" ", "").split(",") if s != ""]
+    except ValueError:
+        raise ExploreError(f"{what} {text!r}: expected numbers separated by commas, e.g. 1,2,3") from None
+    if not vals:
+        raise ExploreError(f"{what}: no numbers given")
+    return vals
+
+
+def direction(z_all: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Unit vector: mean of the chosen latents minus the mean of all latents."""
+    d = z_all[chosen].mean(0) - z_all.mean(0)
+    norm = d.norm()
+    if norm < 1e-8:
+        raise ExploreError("the chosen samples' mean latent equals the mean of all samples: no direction "
+                           "(choose fewer samples)")
+    return d / norm
+
+
+def remove_component(z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    return z - (z @ e)[:, None] * e[None, :]
+
+
+def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 3.0), n=None, seed=0,
+         top_k=None, rows=8, checkpoint=None, device="cpu", out=None, log=print) -> dict:
+    from ganlab.explore.classifier import AttributeScorer, load_classifier, parse_attribute
+
+    if classifier is None and select is None:
+        raise ExploreError("say which samples show the attribute: --select i,j,k (tile numbers of "
+                           "'ganlab sample RUN --numbered --n N --seed S') or --classifier PATH")
+    g = load_generator(run, checkpoint, device)
+    require_images(g, "edit")
+    name, value = parse_attribute(attribute)
+    scorer = None
+    if classifier is not None:
+        scorer = AttributeScorer(load_classifier(classifier, device), name, value, g.info.attributes)
+    if n is None:
+        n = 16 if select is not None else 512
+    if n < 2:
+        raise ExploreError(f"--n {n}: need at least 2 samples")
+    inputs = method_inputs(g, n, seed)
+    if "z" not in inputs or not torch.is_tensor(inputs["z"]):
+        raise ExploreError(f"method {g.cfg.method} has no latent vector z to edit")
+    z_all = inputs["z"].float().flatten(1)
+    images = None
+    scores_all = None
+    if scorer is not None:
+        images = generate(g, inputs)
+        scores_all = scorer(images)
+    if select is not None:
+        idx = parse_ints(select, "--select") if isinstance(select, str) else list(select)
+        bad = [i for i in idx if not 0 <= i < n]
+        if bad:
+            raise ExploreError(f"--select {bad[0]} is not a tile of the sheet of --n {n} samples (0..{n - 1}); give "
+                               "the same --n and --seed as 'ganlab sample --numbered'")
+        chosen = torch.tensor(sorted(set(idx)))
+        how = f"selected tiles {','.join(map(str, chosen.tolist()))} of {n} (seed {seed})"
+    else:
+        k = top_k or max(1, n // 8)
+        if not 1 <= k < n:
+            raise ExploreError(f"--top-k {k}: choose between 1 and {n - 1}")
+        chosen = scores_all.argsort(descending=True)[:k].sort().values
+        how = f"the {k} of {n} samples (seed {seed}) the classifier scores highest for {attribute}"
+    e = direction(z_all, chosen)
+    strengths = parse_floats(strength, "--strength") if isinstance(strength, str) else list(strength)
+
+    def with_z(z):
+        d = dict(inputs)
+        d["z"] = z.view_as(inputs["z"]).to(inputs["z"].dtype)
+        return d
+
+    variants = [("before", z_all), ("removed", remove_component(z_all, e))]
+    variants += [(f"{s:+g}e", z_all + s * e[None, :]) for s in strengths]
+    shown = chosen[:rows]
+    columns, score_table = [], {}
+    for label, z in variants:
+        imgs = images if (label == "before" and images is not None) else generate(g, with_z(z))
+        columns.append(imgs[shown])
+        if scorer is not None:
+            sc = scores_all if label == "before" else scorer(imgs)
+            score_table[label] = {"chosen": float(sc[chosen].mean()), "all": float(sc.mean())}
+    grid_rows = [torch.stack([col[i] for col in columns]) for i in range(len(shown))]
+    fig = f"edit-{safe_name(name if value is None else f'{name}-{value}')}"
+    png, js = figure_paths(g, fig, out)
+    col_labels = [lab if scorer is None else f"{lab} {score_table[lab]['chosen']:.2f}" for lab, _ in variants]
+    title = f"{g.run.path.name}: direction '{attribute}' from {len(chosen)} samples"
+    geom = labelled_grid(grid_rows, png, [f"#{i}" for i in shown.tolist()], col_labels, title=title)
+    proj = z_all @ e
+    record = {"command": "edit", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path), "epoch": g.epoch,
+              "attribute": attribute, "n": n, "seed": seed, "chosen": chosen.tolist(), "chosen_by": how,
+              "direction_definition": "normalise(mean z[chosen] - mean z[all n drawn])",
+              "direction": e.tolist(), "strengths": strengths, "columns": [lab for lab, _ in variants],
+              "shown": shown.tolist(), "projection": {"chosen_mean": float(proj[chosen].mean()),
+                                                     "all_mean": float(proj.mean()), "all_std": float(proj.std())},
+              "png": str(png), "grid": geom}
+    if scorer is not None:
+        record["classifier"] = str(classifier)
+        record["scores"] = score_table
+        b, r = score_table["before"]["chosen"], score_table["removed"]["chosen"]
+        record["summary"] = f"classifier score of the chosen samples: {b:.3f} before, {r:.3f} with e removed"
+        log(f"mean classifier score for {attribute} (chosen {len(chosen)} / all {n}):")
+        for lab, s in score_table.items():
+            log(f"  {lab:>8}: {fmt(s['chosen'])} / {fmt(s['all'])}")
+    else:
+        record["summary"] = f"direction from {how}"
+    log(f"direction: {how}; <z,e> chosen {fmt(record['projection']['chosen_mean'])}, "
+        f"all {fmt(record['projection']['all_mean'])} +- {fmt(record['projection']['all_std'])}")
+    write_json(js, record)
+    log(png)
+    return record
+
+
+def cmd(args) -> int:
+    edit(args.run, args.attribute, args.classifier, args.select, args.strength, args.n, args.seed, args.top_k,
+         args.rows, args.checkpoint, args.device, args.out)
+    return 0

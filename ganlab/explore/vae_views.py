@@ -1,0 +1,114 @@
+"""``ganlab vae-views``: held-out images above their reconstructions, the test MSE, and random samples.
+
+Made for VAE runs; works for any method with an encoder (BiGAN: G(E(x)) as the reconstruction).
+The held-out images are those ``method.test_indices(n)`` names where the method defines it, otherwise
+the last ``vae.test_fraction`` of the run's data (``--test-fraction`` to change it; with ``--data``
+other than the training data, all of it). The MSE is per pixel, on the scale the
+networks see (``[-1, 1]`` for tanh models), decoding the posterior mean (``method.test_mse`` where the
+method has it).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ganlab.explore.common import (
+    ExploreError,
+    figure_paths,
+    fmt,
+    generate,
+    images_at,
+    labelled_grid,
+    load_generator,
+    load_images,
+    method_inputs,
+    require_encoder,
+    require_images,
+    write_json,
+)
+from ganlab.plots import to_unit
+
+
+def test_indices(n_total: int, fraction: float) -> torch.Tensor:
+    """The held-out items: the last ``fraction`` of the data (all of it when the fraction is 0)."""
+    if fraction <= 0:
+        return torch.arange(n_total)
+    k = max(1, int(math.ceil(n_total * fraction)))
+    return torch.arange(n_total - k, n_total)
+
+
+@torch.no_grad()
+def reconstruct(g, x: torch.Tensor) -> torch.Tensor:
+    m = g.method
+    if callable(getattr(m, "reconstruct", None)):
+        return m.reconstruct(x.to(g.device)).float().cpu()
+    z = m.encode(x.to(g.device))
+    return m.generate({"z": z}).float().cpu()
+
+
+@torch.no_grad()
+def test_mse(g, ds, idx: torch.Tensor, batch_size: int = 256) -> float:
+    """Mean squared error per pixel of the reconstructions of items ``idx`` (network scale)."""
+    m = g.method
+    total, n = 0.0, 0
+    for i in range(0, len(idx), batch_size):
+        xb = images_at(g, ds, idx[i:i + batch_size])
+        if callable(getattr(m, "test_mse", None)):
+            v = float(m.test_mse(xb))
+        else:
+            v = float(F.mse_loss(reconstruct(g, xb), xb.float()))
+        total += v * xb.shape[0]
+        n += xb.shape[0]
+    return total / n
+
+
+def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, checkpoint=None, device="cpu", out=None,
+              log=print) -> dict:
+    g = load_generator(run, checkpoint, device)
+    require_images(g, "vae-views")
+    require_encoder(g, "vae-views")
+    ds = load_images(g, args)
+    own_data = not getattr(args, "data", None)
+    fraction = test_fraction if test_fraction is not None else (
+        getattr(getattr(g.cfg, "vae", None), "test_fraction", 0.1) if own_data else 0.0)
+    split = getattr(g.method, "test_indices", None)
+    if own_data and test_fraction is None and callable(split):
+        idx = torch.as_tensor(split(len(ds)), dtype=torch.long)  # the method's own held-out part
+    else:
+        idx = test_indices(len(ds), fraction)
+    mse = test_mse(g, ds, idx)
+    gen = torch.Generator().manual_seed(seed)
+    show = idx[torch.randperm(len(idx), generator=gen)[:n]].sort().values
+    shown = images_at(g, ds, show)
+    rec = reconstruct(g, shown)
+    rows = [to_unit(shown, g.info.output), to_unit(rec, g.info.output)]
+    labels = ["test", "reconstruction"]
+    if samples > 0:
+        imgs = generate(g, method_inputs(g, samples, seed))
+        per_row = max(n, 1)
+        for i in range(0, samples, per_row):
+            rows.append(imgs[i:i + per_row])
+            labels.append("samples" if i == 0 else "")
+    png, js = figure_paths(g, "vae-views", out)
+    title = f"{g.run.path.name}: test MSE {mse:.4g} on {len(idx)} held-out images ({ds.name})"
+    geom = labelled_grid(rows, png, labels, None, title=title)
+    record = {"command": "vae-views", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path),
+              "epoch": g.epoch, "method": g.cfg.method, "data": ds.name, "test_fraction": fraction,
+              "n_test": int(len(idx)), "test_mse": mse, "mse_scale": g.info.output, "shown": show.tolist(),
+              "samples": samples, "seed": seed, "png": str(png), "grid": geom,
+              "summary": f"test MSE {mse:.4g} on {len(idx)} held-out images"}
+    write_json(js, record)
+    log(f"test MSE (per pixel, {'[-1, 1]' if g.info.output == 'tanh' else '[0, 1]'} scale) on {len(idx)} held-out "
+        f"images: {fmt(mse)}")
+    log(png)
+    return record
+
+
+def cmd(args) -> int:
+    if args.n < 1:
+        raise ExploreError(f"--n {args.n}: show at least one test image")
+    vae_views(args.run, args, args.n, args.samples, args.seed, args.test_fraction, args.checkpoint, args.device,
+              args.out)
+    return 0
