@@ -161,7 +161,9 @@ def cmd_train_classifier(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganlab", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ganlab", description="Train, compare, evaluate and explore GANs on image datasets. "
+                                   "'ganlab COMMAND --help' explains each command.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model (default: DCGAN on the built-in digits)")
