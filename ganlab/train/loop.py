@@ -244,9 +244,11 @@ class Trainer:
         self.describe()
         tc = self.cfg.train
         total_iters = (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
+        g_per_iter = tc.n_gen / tc.n_critic
         if tc.steps is not None:
-            g_per_iter = tc.n_gen / tc.n_critic
             total_iters = min(total_iters, math.ceil((tc.steps - self.method.g_steps) / g_per_iter))
+        # planned generator steps of the whole run (schedules such as annealed instance noise use it)
+        self.method.total_steps = self.method.g_steps + int(max(0, total_iters) * g_per_iter)
         bar = tqdm(total=max(0, total_iters) * self.batch_size * self.world, unit="img", unit_scale=True,
                    disable=not tc.progress or self.rank != 0, dynamic_ncols=True, file=sys.stderr)
         self._postfix = {}
