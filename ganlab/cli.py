@@ -149,7 +149,7 @@ def cmd_train_classifier(args) -> int:
     attrs = [a.strip() for a in args.attributes.split(",")] if args.attributes else None
     try:
         model, report = train_classifier(ds, attrs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                         seed=args.seed, device=args.device)
+                                         seed=args.seed, device=args.device, width=args.width)
     except ValueError as e:
         raise UserError(str(e)) from None
     out = Path(args.out)
@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--width", type=int, default=32, help="channels of the first conv layer (doubling per level)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="where to save the classifier (.pt); a .json report is written beside")
