@@ -3,7 +3,8 @@
 A method owns its networks, optimizers and training step; the loop in ``ganlab.train`` only
 feeds it batches, asks it for samples and saves what ``state()`` returns. ``AdversarialMethod``
 implements the D:G update schedule (``n_critic`` D steps per G step, or ``n_gen`` G steps per D
-step) on top of a method's ``d_step``/``g_step``.
+step, or dynamic repeats) and the training tricks once, for every adversarial method, on top of a
+method's ``d_objective``/``g_objective``.
 """
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import contextlib
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ganlab.config import Config
+from ganlab import objectives, tricks
+from ganlab.config import Config, ConfigError
 
 
 @dataclass
@@ -81,6 +84,11 @@ class Method:
         """Samples (scaled like the data the networks see) for ``fixed_inputs``-style inputs."""
         raise NotImplementedError
 
+    def training_indices(self, n: int) -> torch.Tensor | None:
+        """The items of an n-item data set to train on (None: all). Methods that report a held-out
+        score (the VAE's test MSE) leave their test part out here."""
+        return None
+
     def extra_state(self) -> dict:
         return {"g_steps": self.g_steps}
 
@@ -101,29 +109,236 @@ class Method:
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (the loop may wrap a method's networks)."""
+    return getattr(module, "module", module) if type(module).__name__ == "DistributedDataParallel" else module
+
+
+def is_toy(cfg: Config) -> bool:
+    d = cfg.data
+    return d.format in ("ring8", "grid25") or (d.format == "auto" and d.source in ("ring8", "grid25"))
+
+
+def _mean_over_processes(value: torch.Tensor) -> float:
+    """A loss as a host number, averaged over all processes under torchrun so that every process takes the same
+    number of dynamic repeats (their collective operations must match)."""
+    import torch.distributed as td
+    if td.is_available() and td.is_initialized() and td.get_world_size() > 1:
+        value = value.detach().float().clone()
+        td.all_reduce(value)
+        value /= td.get_world_size()
+    return value.item()
+
+
+def validate_tricks(cfg: Config) -> None:
+    """Refuse trick settings that cannot work or would silently do nothing."""
+    tc, loss = cfg.tricks, cfg.objective.loss
+    for name in ("real_label", "fake_label"):
+        v = getattr(tc, name)
+        if v is None:
+            continue
+        if (len(v) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
+                or not 0 <= v[0] <= v[1] <= 1):
+            raise ConfigError(f"tricks.{name}: expected [lo, hi] with 0 <= lo <= hi <= 1, got {v!r}")
+    if tc.label_noise_beta is not None:
+        v = tc.label_noise_beta
+        if len(v) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and a > 0 for a in v):
+            raise ConfigError(f"tricks.label_noise_beta: expected [a, b], two positive numbers, got {v!r}")
+    if tricks.uses_label_targets(tc) and loss != "bce":
+        used = [k for k in ("real_label", "fake_label", "label_noise_beta") if getattr(tc, k) is not None]
+        raise ConfigError(
+            f"tricks.{used[0]} with objective.loss={loss}: soft and noisy labels change the targets of the "
+            "binary cross-entropy; a Wasserstein or hinge critic has no targets. Use objective.loss=bce or drop it.")
+    if tc.one_sided and tc.fake_label is not None:
+        raise ConfigError("tricks.one_sided=true with tricks.fake_label: one-sided smoothing leaves the fake "
+                          "targets at 0; drop fake_label or one_sided.")
+    if tc.one_sided and not tricks.uses_label_targets(tc):
+        raise ConfigError("tricks.one_sided=true has no effect without tricks.real_label or tricks.label_noise_beta")
+    if tc.instance_noise_anneal and tc.instance_noise <= 0:
+        raise ConfigError("tricks.instance_noise_anneal=true needs tricks.instance_noise > 0 (the level to anneal)")
+    bad = [p for p in tc.diffaug if p not in tricks.DIFFAUG_POLICIES]
+    if bad:
+        raise ConfigError(f"tricks.diffaug: {bad[0]!r} is not an augmentation; choose from: "
+                          f"{', '.join(tricks.DIFFAUG_POLICIES)}")
+    if tc.diffaug and is_toy(cfg):
+        raise ConfigError(f"tricks.diffaug={tc.diffaug} with data.source={cfg.data.source}: DiffAugment changes "
+                          "images (colour, shifts, cut-outs); 2-D points have none. Drop tricks.diffaug.")
+    if tc.ema is not None and not 0 < tc.ema < 1:
+        raise ConfigError(f"tricks.ema: {tc.ema} is not a decay; give a number between 0 and 1, e.g. 0.999")
+
+
 class AdversarialMethod(Method):
-    """The update schedule shared by the GAN family: ``d_step`` then, every ``n_critic`` batches, ``n_gen``
-    ``g_step``s. Subclasses implement ``d_step(batch)`` and ``g_step(batch)``, each returning a dict of
-    scalar tensors (no host syncs)."""
+    """The D/G step path shared by every adversarial method, with the tricks of ``cfg.tricks``.
+
+    A subclass builds ``self.G`` and ``self.D`` (and whatever else it trains), lists them in
+    ``networks()``, sets ``self.opt_d`` and ``self.g_optims`` (the optimizers stepped in the G step), and
+    implements ``d_objective(batch)`` / ``g_objective(batch)`` -> (loss, stats). Inside these it routes every
+    input of D through ``d_view`` (DiffAugment and instance noise) and scores with ``adv_d_loss`` /
+    ``adv_g_loss`` / ``fake_term`` (label targets). This class does the rest: optimizer steps, weight
+    clipping, the gradient penalty helper, the update schedule (``n_critic``/``n_gen`` or dynamic repeats),
+    and the EMA copy of G.
+
+    ``total_steps`` (planned generator steps) is set by the loop when it knows it; it is only used to
+    anneal the instance noise, falling back to ``train.steps`` and then to no annealing."""
 
     def __init__(self, cfg, info, device):
         super().__init__(cfg, info, device)
         self.d_steps = 0
+        self.total_steps: int | None = None
+        self.G_ema: nn.Module | None = None
+
+    @classmethod
+    def validate(cls, cfg: Config) -> None:
+        validate_tricks(cfg)
+
+    # --- networks ------------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def setup_ema(self) -> None:
+        """Call after building G: keeps the moving average of G as module ``G_ema`` when tricks.ema is set."""
+        if self.cfg.tricks.ema is not None:
+            self.G_ema = tricks.make_ema(unwrap(self.G))
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods = dict(self.networks())
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def sampling_G(self) -> nn.Module:
+        """The generator used for samples: the EMA copy when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def train(self, mode: bool = True) -> None:
+        for name, m in self.modules().items():
+            m.train(mode and name != "G_ema")
+
+    # --- tricks on D's inputs and targets ---------------------------------------------------------
+    def noise_std(self) -> float:
+        tc = self.cfg.tricks
+        total = self.total_steps if self.total_steps is not None else self.cfg.train.steps
+        return tricks.instance_noise_std(tc.instance_noise, tc.instance_noise_anneal, self.g_steps, total)
+
+    def d_view(self, x):
+        """What D sees of a (real or generated) input: DiffAugment, then instance noise. ``x`` may be a
+        list of the same batch at several scales."""
+        tc = self.cfg.tricks
+        if tc.diffaug:
+            x = tricks.diff_augment(x, tc.diffaug)
+        return tricks.add_noise(x, self.noise_std())
+
+    def targets(self, n: int, device):
+        return tricks.label_targets(self.cfg.tricks, n, device)
+
+    def adv_d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor):
+        kind = self.cfg.objective.loss
+        rt, ft = self.targets(real_logits.shape[0], real_logits.device) if kind == "bce" else (None, None)
+        if ft is not None and ft.shape[0] != fake_logits.shape[0]:
+            ft = ft[: fake_logits.shape[0]]
+        return objectives.d_loss(kind, real_logits.float(), fake_logits.float(), rt, ft)
+
+    def fake_term(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's loss for inputs it should call fake (mismatched pairs), with the same targets as fakes."""
+        kind, logits = self.cfg.objective.loss, logits.float()
+        if kind == "bce":
+            _, ft = self.targets(logits.shape[0], logits.device)
+            ft = torch.zeros_like(logits) if ft is None else ft
+            return F.binary_cross_entropy_with_logits(logits, ft)
+        if kind == "hinge":
+            return F.relu(1 + logits).mean()
+        return logits.mean()
+
+    def adv_g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return objectives.g_loss(self.cfg.objective.loss, fake_logits.float())
+
+    def penalty(self, critic, real, fake) -> torch.Tensor:
+        """WGAN-GP term for inputs that are tensors or lists of tensors (several scales, or (x, z) pairs):
+        one interpolation weight per sample, gradient norm over all the parts together."""
+        if torch.is_tensor(real):
+            return objectives.gradient_penalty(critic, real, fake)
+        n = real[0].shape[0]
+        alpha = torch.rand(n, device=real[0].device, dtype=real[0].dtype)
+        hats = [(alpha.view(-1, *([1] * (r.dim() - 1))) * r.detach()
+                 + (1 - alpha.view(-1, *([1] * (r.dim() - 1)))) * f.detach()).requires_grad_(True)
+                for r, f in zip(real, fake)]
+        out = critic(type(real)(hats))
+        grads = torch.autograd.grad(out.sum(), hats, create_graph=True)
+        norm = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads) + 1e-12)
+        return ((norm - 1) ** 2).mean()
+
+    def add_penalty(self, loss, stats, critic, real, fake):
+        if self.cfg.objective.loss != "wgan-gp":
+            return loss
+        gp = self.penalty(critic, real, fake)
+        stats["gp"] = gp.detach()
+        return loss + self.cfg.objective.gp_lambda * gp
+
+    # --- the steps -----------------------------------------------------------------------------------
+    def d_objective(self, batch: Batch):
+        raise NotImplementedError
+
+    def g_objective(self, batch: Batch):
+        raise NotImplementedError
 
     def d_step(self, batch: Batch) -> dict:
-        raise NotImplementedError
+        loss, stats = self.d_objective(batch)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        if self.cfg.objective.loss == "wgan" and self.cfg.objective.clip is not None:
+            clip = self.cfg.objective.clip
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-clip, clip)
+        stats["d_loss"] = loss.detach()
+        return stats
 
     def g_step(self, batch: Batch) -> dict:
-        raise NotImplementedError
+        loss, stats = self.g_objective(batch)
+        for opt in self.g_optims:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in self.g_optims:
+            opt.step()
+        if self.G_ema is not None:
+            tricks.ema_update(self.G_ema, unwrap(self.G), self.cfg.tricks.ema)
+        stats["g_loss"] = loss.detach()
+        return stats
 
     def train_step(self, batch: Batch) -> dict:
-        tc = self.cfg.train
-        stats = self.d_step(batch)
+        tc, tk = self.cfg.train, self.cfg.tricks
+        if not tk.dynamic:
+            stats = self.d_step(batch)
+            self.d_steps += 1
+            if self.d_steps % tc.n_critic == 0:
+                for _ in range(tc.n_gen):
+                    stats.update(self.g_step(batch))
+                    self.g_steps += 1
+            return stats
+        # dynamic update counts: repeat each network's update on this batch while its loss (measured in the
+        # update) is above its threshold, up to a cap. Deciding needs the loss on the host: one sync per update.
+        d_updates = g_updates = 0
+        for _ in range(tk.max_d_repeats):
+            stats = self.d_step(batch)
+            d_updates += 1
+            if _mean_over_processes(stats["d_loss"]) < tk.d_threshold:
+                break
         self.d_steps += 1
         if self.d_steps % tc.n_critic == 0:
             for _ in range(tc.n_gen):
-                stats.update(self.g_step(batch))
+                for _ in range(tk.max_g_repeats):
+                    gs = self.g_step(batch)
+                    g_updates += 1
+                    if _mean_over_processes(gs["g_loss"]) < tk.g_threshold:
+                        break
+                stats.update(gs)
                 self.g_steps += 1
+        stats["d_updates"] = torch.tensor(float(d_updates))
+        stats["g_updates"] = torch.tensor(float(g_updates))
         return stats
 
     def extra_state(self) -> dict:

@@ -1,9 +1,14 @@
-"""The unconditional GAN: DCGAN (or MLP) generator and discriminator with any objective."""
+"""The unconditional GAN: DCGAN (or MLP) generator and discriminator with any objective.
+
+It is also the template the other adversarial methods specialise: they change how generator inputs
+are drawn (``train_inputs``/``sample_inputs``), how G is run (``run_G``), how D scores (``critic_out``)
+and what extra losses D and G get (``d_extra``/``g_extra``); the step itself stays here and in
+``AdversarialMethod``, so every trick applies to every method.
+"""
 from __future__ import annotations
 
 import torch
 
-from ganlab import objectives
 from ganlab.methods.base import AdversarialMethod, Batch
 from ganlab.models import build_discriminator, build_generator
 
@@ -14,31 +19,52 @@ class GAN(AdversarialMethod):
 
     def __init__(self, cfg, info, device):
         super().__init__(cfg, info, device)
-        mc, oc = cfg.model, cfg.optim
-        self.G = build_generator(mc, info.shape, self.generator_in_dim()).to(self.device)
-        self.D = self.build_critic().to(self.device)
+        self.build()
+        self.G.to(self.device)
+        self.D.to(self.device)
+        oc = cfg.optim
         self.opt_g = self.adam(self.G.parameters(), oc.g_lr, oc.g_betas)
         self.opt_d = self.adam(self.D.parameters(), oc.d_lr, oc.d_betas)
+        self.g_optims = [self.opt_g]
+        self.setup_ema()
 
-    # --- pieces a conditional subclass changes ----------------------------------------------------
-    def generator_in_dim(self) -> int:
-        return self.cfg.model.latent_dim
+    # --- pieces a subclass changes ---------------------------------------------------------------
+    def build(self) -> None:
+        """Set ``self.G`` and ``self.D``."""
+        self.G = build_generator(self.cfg.model, self.info.shape, self.cfg.model.latent_dim)
+        self.D = build_discriminator(self.cfg.model, self.info.shape)
 
-    def build_critic(self):
-        return build_discriminator(self.cfg.model, self.info.shape)
+    def train_inputs(self, n: int, batch: Batch) -> dict:
+        """Generator inputs for a training batch, on the device (conditional methods take the batch's labels)."""
+        return {"z": self.latent(n)}
 
-    def generator_input(self, z: torch.Tensor, labels: dict) -> torch.Tensor:
-        return z
+    def run_G(self, G, inputs: dict):
+        """G's output for ``inputs``: an image batch (or, MSG-GAN, a list of scales)."""
+        return G(inputs["z"])
 
-    def critic(self, x: torch.Tensor, labels: dict) -> torch.Tensor:
-        return self.D(x)
+    def image_of(self, out) -> torch.Tensor:
+        return out
 
-    def fake_labels(self, batch: Batch) -> dict:
-        """Labels to generate with during training (unconditional: none)."""
+    def real_input(self, batch: Batch):
+        return batch.x
+
+    def real_cond(self, batch: Batch) -> dict:
+        """What the critic is told about real data (conditional methods: the codes)."""
         return {}
 
+    def critic_out(self, d_in, cond: dict):
+        """(logits [B], {head: output}) of D for an input D sees and its condition."""
+        return self.D(d_in), {}
+
+    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
+        """Extra D loss (None for none) and its statistics."""
+        return None, {}
+
+    def g_extra(self, fake_heads, inputs):
+        return None, {}
+
     # --- the training step -----------------------------------------------------------------------
-    def modules(self):
+    def networks(self):
         return {"G": self.G, "D": self.D}
 
     def optimizers(self):
@@ -51,42 +77,33 @@ class GAN(AdversarialMethod):
             return torch.rand(shape, generator=generator, device=device) * 2 - 1
         return torch.randn(shape, generator=generator, device=device)
 
-    def fake(self, n: int, labels: dict) -> torch.Tensor:
-        return self.G(self.generator_input(self.latent(n), labels))
-
-    def d_step(self, batch: Batch) -> dict:
-        loss_kind = self.cfg.objective.loss
-        labels = self.fake_labels(batch)
+    def d_objective(self, batch: Batch):
+        n = len(batch)
         with self.autocast():
             with torch.no_grad():
-                fake = self.fake(len(batch), labels)
-            real_logits = self.critic(batch.x, batch.labels)
-            fake_logits = self.critic(fake, labels)
-            loss, stats = objectives.d_loss(loss_kind, real_logits.float(), fake_logits.float())
-        if loss_kind == "wgan-gp":
-            gp = objectives.gradient_penalty(lambda x: self.critic(x, batch.labels), batch.x, fake)
-            loss = loss + self.cfg.objective.gp_lambda * gp
-            stats["gp"] = gp.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
-        if self.cfg.objective.clip is not None and loss_kind == "wgan":
-            clip = self.cfg.objective.clip
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-clip, clip)
-        stats["d_loss"] = loss.detach()
-        return stats
+                inputs = self.train_inputs(n, batch)
+                fake = self.run_G(self.G, inputs)
+            real_in, fake_in = self.d_view(self.real_input(batch)), self.d_view(fake)
+            rc = self.real_cond(batch)
+            r_logit, r_heads = self.critic_out(real_in, rc)
+            f_logit, f_heads = self.critic_out(fake_in, inputs)
+            loss, stats = self.adv_d_loss(r_logit, f_logit)
+            extra, es = self.d_extra(batch, real_in, r_heads, f_heads, inputs)
+        if extra is not None:
+            loss = loss + extra.float()
+        stats.update(es)
+        loss = self.add_penalty(loss, stats, lambda v: self.critic_out(v, rc)[0], real_in, fake_in)
+        return loss, stats
 
-    def g_step(self, batch: Batch) -> dict:
-        labels = self.fake_labels(batch)
+    def g_objective(self, batch: Batch):
         with self.autocast():
-            fake_logits = self.critic(self.fake(len(batch), labels), labels)
-            loss = objectives.g_loss(self.cfg.objective.loss, fake_logits.float())
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        return {"g_loss": loss.detach()}
+            inputs = self.train_inputs(len(batch), batch)
+            f_logit, f_heads = self.critic_out(self.d_view(self.run_G(self.G, inputs)), inputs)
+            loss = self.adv_g_loss(f_logit)
+            extra, stats = self.g_extra(f_heads, inputs)
+        if extra is not None:
+            loss = loss + extra.float()
+        return loss, stats
 
     # --- sampling --------------------------------------------------------------------------------
     def sample_inputs(self, n: int, generator=None, cond=None) -> dict:
@@ -96,4 +113,5 @@ class GAN(AdversarialMethod):
 
     @torch.no_grad()
     def generate(self, inputs: dict) -> torch.Tensor:
-        return self.G(self.generator_input(inputs["z"].to(self.device), inputs.get("labels", {})))
+        inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
+        return self.image_of(self.run_G(self.sampling_G(), inputs))

@@ -82,7 +82,10 @@ class Trainer:
         self.method = build_method(cfg, self.info, self.device)
         self.data = dataset.data.to(self.device)
         self.codes = {name: a.codes.to(self.device) for name, a in dataset.attributes.items()}
-        self.n = len(dataset)
+        self.train_index = self.method.training_indices(len(dataset))
+        if self.train_index is not None:
+            self.train_index = self.train_index.to(self.device)
+        self.n = len(dataset) if self.train_index is None else len(self.train_index)
         self.batch_size = min(tc.batch_size, self.n // self.world)
         if self.batch_size < 1:
             raise ConfigError(f"the data set has {self.n} items: too few for {self.world} processes")
@@ -179,6 +182,8 @@ class Trainer:
             out = self.method.generate(self.fixed)
         finally:
             self.method.train(True)
+        if hasattr(self.method, "test_mse") and hasattr(self.method, "test_indices"):
+            self.log_test_mse()
         if self.info.kind == "points":
             pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
             real = self.data[pick.to(self.device)]
@@ -190,6 +195,19 @@ class Trainer:
         plots.plot_losses(self.history, self.run.losses_png, title=self.run.path.name)
         if self.writer is not None:
             self.writer.flush()
+
+    def log_test_mse(self) -> None:
+        """Held-out reconstruction error (VAE), one record per epoch in metrics.jsonl."""
+        from ganlab.data import to_float
+        idx = self.method.test_indices(len(self.dataset))[:2048].to(self.device)
+        x = self.data[idx]
+        x = to_float(x, self.cfg.model.output) if self.dataset.kind == "images" else x
+        errs = [self.method.test_mse(x[i:i + 256]) * len(x[i:i + 256]) for i in range(0, len(x), 256)]
+        rec = {"iter": self.global_iter - 1, "epoch": self.epoch, "g_step": self.method.g_steps,
+               "test_mse": float(torch.stack(errs).sum()) / len(x)}
+        self.history.append(rec)
+        with open(self.run.metrics_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
 
     # ------------------------------------------------------------------------------------ main
     def prepare_run_folder(self) -> None:
@@ -257,6 +275,8 @@ class Trainer:
         try:
             while not self.done():
                 perm = epoch_permutation(self.n, tc.seed, self.epoch).to(self.device)
+                if self.train_index is not None:
+                    perm = self.train_index[perm]
                 perm = perm[self.rank::self.world]
                 bar.set_description(f"epoch {self.epoch + 1}/{tc.epochs}")
                 while self.iter_in_epoch < self.iters_per_epoch:

@@ -136,3 +136,21 @@ def test_load_and_sample_in_three_lines(tmp_path):
     assert torch.equal(x, g.sample(10, seed=3)) and not torch.equal(x, g.sample(10, seed=4))
     with pytest.raises(ValueError, match="unconditional"):
         g.sample(2, cond={"digit": "3"})
+
+
+def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch):
+    """The VAE holds out its test part: the loop must not feed it, and logs the test MSE every epoch."""
+    cfg = tiny_config(**{"method": "vae", "train.epochs": 2})
+    trainer = Trainer(cfg, RunDir(tmp_path / "vae"), log=lambda *a: None)
+    test_idx = trainer.method.test_indices(len(trainer.dataset))
+    from ganlab.data import to_float
+    test_x = to_float(trainer.dataset.data[test_idx], cfg.model.output).flatten(1)
+    seen = []
+    step = trainer.method.train_step
+    monkeypatch.setattr(trainer.method, "train_step", lambda b: seen.append(b.x.flatten(1)) or step(b))
+    trainer.fit()
+    seen = torch.cat(seen)
+    assert len(seen) == 2 * ((len(trainer.dataset) - len(test_idx)) // 32) * 32
+    assert torch.cdist(seen, test_x).min() > 0  # no held-out image was in any batch
+    recs = [json.loads(x) for x in (tmp_path / "vae" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs if "test_mse" in r] == [1, 2]

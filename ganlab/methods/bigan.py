@@ -1,0 +1,73 @@
+"""BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): a generator G: z -> x, an encoder E: x -> z
+(the family's discriminator trunk with ``model.latent_dim`` outputs, a mirror of G), and a joint critic
+D(x, z) on pairs. D learns to tell (x, E(x)) (labelled real) from (G(z), z) (labelled fake); G and E are
+trained together to fool it. ``encode(x)`` maps images to latents; ``reconstruct(x)`` is G(E(x)).
+"""
+from __future__ import annotations
+
+import torch
+
+from ganlab.methods.gan import GAN
+from ganlab.methods.nets import Encoder, JointCritic
+from ganlab.models import build_generator
+
+
+class BiGAN(GAN):
+    name = "bigan"
+    description = "BiGAN: generator, encoder and a critic of (image, latent) pairs"
+
+    def __init__(self, cfg, info, device):
+        super().__init__(cfg, info, device)
+        oc = cfg.optim
+        self.opt_e = self.adam(self.E.parameters(), oc.g_lr, oc.g_betas)
+        self.g_optims = [self.opt_g, self.opt_e]
+
+    def build(self):
+        mc, shape = self.cfg.model, self.info.shape
+        self.G = build_generator(mc, shape, mc.latent_dim)
+        self.E = Encoder(mc, shape, mc.latent_dim).to(self.device)
+        self.D = JointCritic(mc, shape, mc.latent_dim)
+
+    def networks(self):
+        return {"G": self.G, "E": self.E, "D": self.D}
+
+    def optimizers(self):
+        return {"G": self.opt_g, "E": self.opt_e, "D": self.opt_d}
+
+    def pair_logits(self, x_in, z):
+        return self.D(x_in, z)
+
+    def d_objective(self, batch):
+        n = len(batch)
+        with self.autocast():
+            with torch.no_grad():
+                z = self.latent(n)
+                fake = self.G(z)
+                ez = self.E(batch.x)
+            real_in, fake_in = self.d_view(batch.x), self.d_view(fake)
+            r_logit = self.pair_logits(real_in, ez)
+            f_logit = self.pair_logits(fake_in, z)
+            loss, stats = self.adv_d_loss(r_logit, f_logit)
+        loss = self.add_penalty(loss, stats, lambda parts: self.pair_logits(*parts), (real_in, ez), (fake_in, z))
+        return loss, stats
+
+    def g_objective(self, batch):
+        n = len(batch)
+        with self.autocast():
+            z = self.latent(n)
+            f_logit = self.pair_logits(self.d_view(self.G(z)), z)
+            r_logit = self.pair_logits(self.d_view(batch.x), self.E(batch.x))
+            # G wants its pairs called real, E wants the data's pairs called fake: the generator loss on the
+            # negated real logits is exactly "score as fake" for bce (softplus), wgan and hinge.
+            g_part = self.adv_g_loss(f_logit)
+            e_part = self.adv_g_loss(-r_logit)
+        return g_part + e_part, {"g_part": g_part.detach(), "e_part": e_part.detach()}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latents E(x) for images scaled like the training data."""
+        return self.E(x.to(self.device))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sampling_G()(self.encode(x))

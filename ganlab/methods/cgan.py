@@ -1,0 +1,129 @@
+"""Conditional GANs on attributes (class labels, tags): the tag-/class-conditional GAN and ACGAN.
+
+Both feed G the noise concatenated with one learned embedding per conditioned attribute
+(``cond.attributes``, default all the data has; ``cond.embed_dim`` each). They differ in D:
+
+- ``cgan``: D is told the condition (``cond.d_mode``): label maps after its first convolution, a
+  projection head, or (MLP) concatenated to its input. With ``cond.mismatch`` D also sees real images
+  with wrong tags, as fakes (weight ``cond.mismatch_weight``). The class-conditional WGAN is this method
+  with ``objective.loss: wgan`` (conv, or dense with ``model.arch: mlp``).
+- ``acgan``: D is not told the condition; it predicts it with an auxiliary classifier head per attribute,
+  trained on real and fake images; G is trained to make its fakes classified as asked
+  (weight ``cond.aux_weight``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganlab.config import ConfigError
+from ganlab.methods.gan import GAN
+from ganlab.methods.nets import CondGenerator, Conditioning, Critic
+
+
+class ConditionalGAN(GAN):
+    name = "cgan"
+    needs_labels = True
+    description = "tag-/class-conditional GAN (label maps, projection or concatenation in D; optional mismatch)"
+
+    def __init__(self, cfg, info, device):
+        self.cond = Conditioning(cfg.cond.attributes, info.attributes)
+        super().__init__(cfg, info, device)
+
+    @classmethod
+    def validate(cls, cfg):
+        super().validate(cfg)
+        if cfg.cond.attributes is not None and (not isinstance(cfg.cond.attributes, list) or not cfg.cond.attributes):
+            raise ConfigError(f"cond.attributes: expected a non-empty list of attribute names, got "
+                              f"{cfg.cond.attributes!r}")
+
+    def build(self):
+        mc, cc = self.cfg.model, self.cfg.cond
+        self.G = CondGenerator(mc, self.info.shape, mc.latent_dim, self.cond.sizes, cc.embed_dim)
+        self.D = self.build_D()
+
+    def build_D(self):
+        cc = self.cfg.cond
+        return Critic(self.cfg.model, self.info.shape, self.cond.sizes, cc.d_mode, cc.embed_dim, cc.map_mode)
+
+    # --- conditioning --------------------------------------------------------------------------
+    def train_inputs(self, n, batch):
+        # fakes are made for the batch's labels: G and D see the data's label distribution
+        return {"z": self.latent(n), "codes": self.cond.codes(batch.labels)}
+
+    def run_G(self, G, inputs):
+        return G(inputs["z"], inputs["codes"])
+
+    def real_cond(self, batch):
+        return {"codes": self.cond.codes(batch.labels)}
+
+    def critic_out(self, d_in, cond):
+        return self.D(d_in, cond["codes"])
+
+    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
+        if not self.cfg.cond.mismatch:
+            return None, {}
+        wrong = self.cond.mismatched(self.cond.codes(batch.labels))
+        logits, _ = self.D(real_in, wrong)
+        term = self.fake_term(logits)
+        return self.cfg.cond.mismatch_weight * term, {"d_mismatch": term.detach()}
+
+    # --- sampling -------------------------------------------------------------------------------
+    def sample_inputs(self, n, generator=None, cond=None):
+        """Noise and [n, A] codes; ``cond`` fixes attributes by value name or code, e.g. {"hair": "blue"};
+        the others are drawn at random."""
+        codes = self.cond.parse(cond, n, generator)
+        return {"z": self.latent(n, generator=generator, device="cpu"), "codes": codes}
+
+    def fixed_inputs(self, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        inputs = self.sample_inputs(n, g)
+        inputs["codes"][:, 0] = torch.arange(n) % self.cond.sizes[0]  # the grid walks through the first attribute
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
+
+class ACGAN(ConditionalGAN):
+    name = "acgan"
+    description = "auxiliary-classifier GAN: D also classifies each conditioned attribute"
+
+    def build_D(self):
+        D = Critic(self.cfg.model, self.info.shape)
+        D.add_head("aux", AuxHeads(D.feature_dim, self.cond.sizes))
+        return D
+
+    def critic_out(self, d_in, cond):
+        return self.D(d_in)
+
+    def aux_loss(self, heads, codes):
+        logits = heads["aux"]
+        return sum(F.cross_entropy(l.float(), codes[:, i]) for i, l in enumerate(logits)) / len(logits)
+
+    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
+        codes = self.cond.codes(batch.labels)
+        real_ce = self.aux_loss(real_heads, codes)
+        fake_ce = self.aux_loss(fake_heads, inputs["codes"])
+        acc = torch.stack([(l.argmax(1) == codes[:, i]).float().mean()
+                           for i, l in enumerate(real_heads["aux"])]).mean()
+        stats = {"d_aux_real": real_ce.detach(), "d_aux_fake": fake_ce.detach(), "aux_acc_real": acc}
+        return self.cfg.cond.aux_weight * (real_ce + fake_ce), stats
+
+    def g_extra(self, fake_heads, inputs):
+        ce = self.aux_loss(fake_heads, inputs["codes"])
+        acc = torch.stack([(l.argmax(1) == inputs["codes"][:, i]).float().mean()
+                           for i, l in enumerate(fake_heads["aux"])]).mean()
+        return self.cfg.cond.aux_weight * ce, {"g_aux": ce.detach(), "aux_acc_fake": acc}
+
+
+class AuxHeads(nn.Module):
+    """One linear classifier per attribute on D's flattened features (a binary attribute is 2 classes)."""
+
+    def __init__(self, feature_dim: int, sizes):
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(feature_dim, k) for k in sizes)
+        for h in self.heads:
+            nn.init.normal_(h.weight, 0.0, 0.02)
+            nn.init.zeros_(h.bias)
+
+    def forward(self, h):
+        return [head(h) for head in self.heads]

@@ -1,0 +1,34 @@
+"""MSG-GAN (Karnewar & Wang 2020): multi-scale gradients. G emits an image at every block's resolution
+(a 1x1 convolution to the image channels from each block's features); D takes each scale at its
+matching layer (the image concatenated to D's features at that resolution), so gradients reach every
+block of G directly. Real images are shown at the same scales by average pooling. Samples are the
+full-size output.
+"""
+from __future__ import annotations
+
+from ganlab.config import ConfigError
+from ganlab.methods.gan import GAN
+from ganlab.methods.nets import MSGDiscriminator, MSGGenerator, pyramid
+
+
+class MSGGAN(GAN):
+    name = "msggan"
+    description = "MSG-GAN: multi-scale gradients between every generator block and the discriminator"
+
+    @classmethod
+    def validate(cls, cfg):
+        super().validate(cfg)
+        if cfg.model.arch != "dcgan":
+            raise ConfigError(f"method=msggan with model.arch={cfg.model.arch}: multi-scale gradients join "
+                              "convolutional blocks at matching resolutions; use model.arch=dcgan")
+
+    def build(self):
+        mc = self.cfg.model
+        self.G = MSGGenerator(mc, self.info.shape, mc.latent_dim)
+        self.D = MSGDiscriminator(mc, self.info.shape)
+
+    def real_input(self, batch):
+        return pyramid(batch.x)
+
+    def image_of(self, out):
+        return out[-1]

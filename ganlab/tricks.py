@@ -1,0 +1,156 @@
+"""Training tricks shared by every adversarial method: instance noise, soft/noisy label targets,
+differentiable augmentation (DiffAugment) and an exponential moving average of G.
+
+Everything here works on tensors and never syncs with the host. The methods call these from the
+one shared D/G step path in ``ganlab.methods.base.AdversarialMethod``.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+DIFFAUG_POLICIES = ("color", "translation", "cutout")
+
+
+# --------------------------------------------------------------------------- instance noise
+
+def instance_noise_std(std: float, anneal: bool, step: int, total: int | None) -> float:
+    """The noise level at generator step ``step``: ``std``, or (``anneal``) falling linearly to 0 at ``total``.
+
+    Without a known total (``None``) there is nothing to anneal towards, so the level stays at ``std``."""
+    if std <= 0:
+        return 0.0
+    if not anneal or not total:
+        return float(std)
+    return float(std) * max(0.0, 1.0 - step / float(total))
+
+
+def add_noise(x, std: float):
+    """``x + N(0, std^2)`` for a tensor or each tensor of a list (multi-scale inputs)."""
+    if std <= 0:
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(add_noise(t, std) for t in x)
+    return x + std * torch.randn_like(x)
+
+
+# --------------------------------------------------------------------------- label targets
+
+def label_targets(tc, n: int, device, dtype=torch.float32):
+    """(real_target, fake_target) for a batch of ``n`` (each a [n] tensor, or None for the plain 1/0).
+
+    - ``real_label``/``fake_label`` [lo, hi]: targets drawn uniformly from the range (label smoothing);
+    - ``label_noise_beta`` [a, b]: Beta(a, b) noise subtracted from the real target, added to the fake one;
+    - ``one_sided``: only the real targets change."""
+    real = fake = None
+    if tc.real_label is not None:
+        lo, hi = (float(v) for v in tc.real_label)
+        real = lo + (hi - lo) * torch.rand(n, device=device, dtype=dtype)
+    if tc.fake_label is not None and not tc.one_sided:
+        lo, hi = (float(v) for v in tc.fake_label)
+        fake = lo + (hi - lo) * torch.rand(n, device=device, dtype=dtype)
+    if tc.label_noise_beta is not None:
+        a, b = (float(v) for v in tc.label_noise_beta)
+        beta = torch.distributions.Beta(torch.tensor(a, device=device), torch.tensor(b, device=device))
+        base = torch.ones(n, device=device, dtype=dtype) if real is None else real
+        real = (base - beta.sample((n,)).to(dtype)).clamp(0.0, 1.0)
+        if not tc.one_sided:
+            base = torch.zeros(n, device=device, dtype=dtype) if fake is None else fake
+            fake = (base + beta.sample((n,)).to(dtype)).clamp(0.0, 1.0)
+    return real, fake
+
+
+def uses_label_targets(tc) -> bool:
+    return tc.real_label is not None or tc.fake_label is not None or tc.label_noise_beta is not None
+
+
+# --------------------------------------------------------------------------- DiffAugment
+
+def _as_list(x):
+    return (list(x), True) if isinstance(x, (list, tuple)) else ([x], False)
+
+
+def _translate(x: torch.Tensor, fx: torch.Tensor, fy: torch.Tensor) -> torch.Tensor:
+    """Shift each image by (fx, fy) * size pixels (rounded), filling with zeros. Differentiable in x."""
+    b, c, h, w = x.shape
+    tx = torch.round(fx * w).long().view(b, 1, 1)
+    ty = torch.round(fy * h).long().view(b, 1, 1)
+    rows = torch.arange(h, device=x.device).view(1, h, 1) - ty  # source row of every output pixel
+    cols = torch.arange(w, device=x.device).view(1, 1, w) - tx
+    valid = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).to(x.dtype)
+    index = (rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)).view(b, 1, h * w).expand(b, c, h * w)
+    out = x.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
+    return out * valid.unsqueeze(1)
+
+
+def _cutout(x: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, frac: float) -> torch.Tensor:
+    """Zero a square of side ``frac`` * size centred at (cx, cy) (fractions of the size) in each image."""
+    b, _, h, w = x.shape
+    sh, sw = max(1, round(h * frac)), max(1, round(w * frac))
+    y0 = torch.round(cy * h).long().view(b, 1, 1) - sh // 2
+    x0 = torch.round(cx * w).long().view(b, 1, 1) - sw // 2
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (rows >= y0) & (rows < y0 + sh) & (cols >= x0) & (cols < x0 + sw)
+    return x * (~inside).to(x.dtype).unsqueeze(1)
+
+
+def diff_augment(x, policy: Sequence[str], translation: float = 0.125, cutout: float = 0.5):
+    """Differentiable augmentation (Zhao et al. 2020) of a batch of images, or of a list of the same batch
+    at several scales (MSG-GAN): the random parameters are drawn once per sample, in fractions of the image
+    size, so every scale of one sample gets the same change.
+
+    ``color``: random brightness, saturation and contrast; ``translation``: shift by up to 1/8 of the size
+    (zero fill); ``cutout``: zero a random square of half the size. Gradients flow to every kept pixel."""
+    xs, was_list = _as_list(x)
+    if not policy or not xs:
+        return x
+    b, dev, dt = xs[0].shape[0], xs[0].device, xs[0].dtype
+    for p in policy:
+        if p == "color":
+            bright = torch.rand(b, 1, 1, 1, device=dev, dtype=dt) - 0.5
+            sat = torch.rand(b, 1, 1, 1, device=dev, dtype=dt) * 2
+            con = torch.rand(b, 1, 1, 1, device=dev, dtype=dt) + 0.5
+            out = []
+            for t in xs:
+                t = t + bright
+                m = t.mean(dim=1, keepdim=True)
+                t = (t - m) * sat + m
+                m = t.mean(dim=(1, 2, 3), keepdim=True)
+                out.append((t - m) * con + m)
+            xs = out
+        elif p == "translation":
+            fx = (torch.rand(b, device=dev) * 2 - 1) * translation
+            fy = (torch.rand(b, device=dev) * 2 - 1) * translation
+            xs = [_translate(t, fx, fy) for t in xs]
+        elif p == "cutout":
+            cx, cy = torch.rand(b, device=dev), torch.rand(b, device=dev)
+            xs = [_cutout(t, cx, cy, cutout) for t in xs]
+        else:
+            raise ValueError(f"unknown DiffAugment policy {p!r}; choose from: {', '.join(DIFFAUG_POLICIES)}")
+    return type(x)(xs) if was_list else xs[0]
+
+
+# --------------------------------------------------------------------------- EMA of G
+
+def make_ema(module: nn.Module) -> nn.Module:
+    """A frozen copy of ``module`` to hold its moving average (no gradients, always in eval mode)."""
+    ema = copy.deepcopy(module)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    ema.eval()
+    return ema
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, module: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * module for parameters; buffers (batch-norm statistics) are copied."""
+    ep = list(ema.parameters())
+    mp = list(module.parameters())
+    if ep:
+        torch._foreach_lerp_(ep, [p.detach() for p in mp], 1.0 - decay)
+    for eb, mb in zip(ema.buffers(), module.buffers()):
+        eb.copy_(mb)

@@ -1,0 +1,72 @@
+"""Small problems each method must actually learn in a few seconds of CPU training."""
+import pytest
+import torch
+
+from ganlab.data import to_float
+from tests.methods.helpers import batch, build, dataset, random_batches
+
+
+def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
+    """(number of modes hit by a high-quality sample, share of samples within 3 std of their nearest mode)."""
+    d, k = torch.cdist(points, modes).min(1)
+    good = d < 3 * std
+    return len(set(k[good].tolist())), good.float().mean().item()
+
+
+def test_plain_gan_covers_the_ring():
+    ds = dataset("ring8", limit=None)
+    m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
+                            "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
+                            "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98})
+    for b in random_batches(ds, 512, 1800):
+        m.train_step(b)
+    m.train(False)
+    x = m.generate(m.sample_inputs(2000, torch.Generator().manual_seed(5)))
+    modes, precise = mode_stats(x, ds.modes, ds.mode_std)
+    assert modes >= 6 and precise > 0.5, (modes, precise)
+
+
+def test_class_conditional_gan_draws_the_asked_digit():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    ds = dataset(limit=None)
+    x = to_float(ds.data).flatten(1).numpy()
+    y = ds.attributes["digit"].codes.numpy()
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    with threadpool_limits(1):  # BLAS threads fighting over 2 shared cores make this fit 100x slower
+        clf = sklearn.LogisticRegression(max_iter=1000).fit(x, y)
+    m = build("cgan", ds, **{"model.arch": "mlp", "model.mlp_hidden": 128, "model.mlp_layers": 2,
+                             "cond.d_mode": "projection"})
+    for b in random_batches(ds, 64, 200):
+        m.train_step(b)
+    m.train(False)
+    asked = [i % 10 for i in range(500)]
+    out = m.generate(m.sample_inputs(500, torch.Generator().manual_seed(5), {"digit": asked}))
+    acc = (clf.predict(out.flatten(1).numpy()) == asked).mean()
+    assert acc > 0.5, acc  # chance is 0.1
+
+
+def test_infogan_q_recovers_its_categorical_code():
+    ds = dataset(limit=None)
+    m = build("infogan", ds, **{"info.categorical": [10], "info.continuous": 2})
+    for b in random_batches(ds, 64, 150):
+        m.train_step(b)
+    m.train(False)
+    inputs = m.sample_inputs(500, torch.Generator().manual_seed(5))
+    cat, _ = m.predict_codes(m.generate(inputs))
+    acc = (cat[:, 0] == inputs["cat"][:, 0]).float().mean().item()
+    assert acc > 0.5, acc  # chance is 0.1
+
+
+def test_vae_reconstructs_held_out_digits():
+    ds = dataset(limit=None)
+    m = build("vae", ds, **{"vae.kl_weight": 1e-2, "optim.g_lr": 1e-3})
+    train_idx, test_idx = m.holdout(len(ds))
+    assert len(test_idx) == 180 and torch.equal(torch.cat([train_idx, test_idx]), torch.arange(len(ds)))
+    assert torch.equal(m.test_indices(len(ds)), test_idx)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(150):
+        m.train_step(batch(ds, idx=train_idx[torch.randint(0, len(train_idx), (64,), generator=g)]))
+    test = batch(ds, idx=test_idx).x
+    baseline = ((test - test.mean(0)) ** 2).mean().item()  # the error of always answering the mean image
+    mse = m.test_mse(test).item()
+    assert mse < 0.4 * baseline, (mse, baseline)

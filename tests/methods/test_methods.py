@@ -1,0 +1,316 @@
+"""Every method: trains through the loop, saves, loads and samples; and what makes each one what it is."""
+import json
+import math
+
+import pytest
+import torch
+
+import ganlab
+from ganlab.config import ConfigError
+from ganlab.methods import METHODS, DataInfo, build_method
+from ganlab.train import train
+from tests.conftest import tiny_config
+from tests.methods.helpers import batch, build, dataset, finite
+
+QUIET = {"log": lambda *a: None}
+
+LOOP_CASES = {
+    "gan": {},
+    "gan-ema": {"tricks.ema": 0.9},
+    "cgan-labelmap": {"method": "cgan"},
+    "cgan-broadcast-wgan": {"method": "cgan", "cond.map_mode": "broadcast", "objective.loss": "wgan"},
+    "cgan-projection": {"method": "cgan", "cond.d_mode": "projection"},
+    "cgan-concat-mismatch": {"method": "cgan", "cond.d_mode": "concat", "cond.mismatch": True},
+    "cgan-dense-wgan": {"method": "cgan", "model.arch": "mlp", "objective.loss": "wgan", "model.mlp_hidden": 32},
+    "cgan-wgan-gp": {"method": "cgan", "objective.loss": "wgan-gp", "model.d_norm": "none"},
+    "acgan": {"method": "acgan"},
+    "infogan": {"method": "infogan"},
+    "bigan": {"method": "bigan", "model.mlp_hidden": 32},
+    "bigan-wgan-gp": {"method": "bigan", "model.mlp_hidden": 32, "objective.loss": "wgan-gp", "model.d_norm": "none"},
+    "vae": {"method": "vae"},
+    "msggan": {"method": "msggan"},
+    "msggan-wgan-gp": {"method": "msggan", "objective.loss": "wgan-gp", "model.d_norm": "none"},
+    "gan-ring8": {"data.source": "ring8", "model.arch": "mlp", "model.mlp_hidden": 32},
+    "cgan-grid25": {"method": "cgan", "data.source": "grid25", "model.arch": "mlp", "model.mlp_hidden": 32},
+}
+
+
+@pytest.mark.parametrize("case", list(LOOP_CASES))
+def test_every_method_trains_saves_loads_and_samples(case, tmp_path):
+    values = {"data.limit": 64, "train.epochs": 1, **LOOP_CASES[case]}
+    cfg = tiny_config(**values)
+    run = train(cfg, out=tmp_path / "run", **QUIET)
+    recs = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    assert len(recs) == 2
+    numbers = {k: v for r in recs for k, v in r.items()}
+    assert all(math.isfinite(v) for v in numbers.values()), numbers
+    assert ("loss" if cfg.method == "vae" else "d_loss") in numbers
+    g = ganlab.load(run.path)
+    x = g.sample(5, seed=0)
+    if cfg.data.source in ("ring8", "grid25"):
+        assert x.shape == (5, 2)
+    else:
+        assert x.shape == (5, 1, 16, 16) and 0 <= x.min() and x.max() <= 1
+    assert torch.equal(x, g.sample(5, seed=0))
+    if "tricks.ema" in values:
+        state = torch.load(run.path / "checkpoints" / "latest.pt", weights_only=False)
+        assert "G_ema" in state["modules"] and "G_ema" not in state["optimizers"]
+
+
+def test_all_methods_are_registered():
+    assert {"gan", "cgan", "acgan", "infogan", "bigan", "vae", "msggan"} <= set(METHODS)
+    for name, cls in METHODS.items():
+        assert cls.name == name and cls.description
+
+
+# --------------------------------------------------------------------------- cgan
+
+@pytest.mark.parametrize("mode", [{"cond.d_mode": "labelmap"}, {"cond.map_mode": "broadcast"},
+                                  {"cond.d_mode": "projection"}, {"cond.d_mode": "concat"},
+                                  {"model.arch": "mlp", "model.mlp_hidden": 32},
+                                  {"model.arch": "mlp", "model.mlp_hidden": 32, "cond.d_mode": "projection"}])
+def test_cgan_discriminator_and_generator_see_the_condition(mode):
+    m = build("cgan", **mode)
+    m.train(False)
+    b = batch(n=8)
+    codes = m.cond.codes(b.labels)
+    other = (codes + 1) % 10
+    with torch.no_grad():
+        a, _ = m.D(b.x, codes)
+        c, _ = m.D(b.x, other)
+        z = m.latent(8)
+        ga, gc = m.G(z, codes), m.G(z, other)
+    assert a.shape == (8,) and not torch.allclose(a, c)
+    assert ga.shape == (8, 1, 16, 16) and not torch.allclose(ga, gc)
+
+
+def test_cgan_label_maps_enter_after_the_first_convolution():
+    m = build("cgan")
+    assert m.D.trunk.extra_channels == 1  # one projected map for the one attribute
+    assert m.D.to_map[0].out_features == 8 * 8  # the resolution after the first conv of a 16x16 input
+    m = build("cgan", **{"cond.map_mode": "broadcast", "cond.embed_dim": 3})
+    assert m.D.trunk.extra_channels == 3
+
+
+def test_cgan_sample_inputs_by_value_name_or_code():
+    ds = dataset()
+    info = DataInfo("images", (1, 16, 16), {"hair": ["blonde", "blue", "red"], "eyes": ["green", "brown"]})
+    m = build_method(tiny_config(method="cgan"), info, "cpu")
+    inp = m.sample_inputs(6, torch.Generator().manual_seed(0), {"hair": "blue"})
+    assert inp["z"].shape == (6, 16) and inp["codes"].shape == (6, 2)
+    assert (inp["codes"][:, 0] == 1).all()
+    inp = m.sample_inputs(200, torch.Generator().manual_seed(0), {"eyes": 0})
+    assert (inp["codes"][:, 1] == 0).all() and set(inp["codes"][:, 0].tolist()) == {0, 1, 2}  # others random
+    inp = m.sample_inputs(3, None, {"hair": ["red", 0, "blue"]})
+    assert inp["codes"][:, 0].tolist() == [2, 0, 1]
+    with pytest.raises(ValueError, match="unknown attribute 'mouth'.*hair, eyes"):
+        m.sample_inputs(2, None, {"mouth": "open"})
+    with pytest.raises(ValueError, match="no value 'pink'.*blonde, blue, red"):
+        m.sample_inputs(2, None, {"hair": "pink"})
+    with pytest.raises(ValueError, match="out of range"):
+        m.sample_inputs(2, None, {"eyes": 5})
+    out = m.generate({k: v for k, v in m.sample_inputs(2, None, {"hair": "red"}).items()})
+    assert out.shape == (2, 1, 16, 16)
+    # digits: value names are the digits themselves
+    m = build("cgan", ds)
+    assert (m.sample_inputs(4, None, {"digit": "7"})["codes"][:, 0] == 7).all()
+
+
+def test_cgan_attributes_must_exist_and_data_must_have_labels():
+    with pytest.raises(ConfigError, match="'hair' is not an attribute.*digit"):
+        build("cgan", **{"cond.attributes": ["hair"]})
+    with pytest.raises(ConfigError, match="has none"):
+        build_method(tiny_config(method="cgan"), DataInfo("images", (1, 16, 16), {}), "cpu")
+    assert METHODS["cgan"].needs_labels and METHODS["acgan"].needs_labels
+
+
+def test_mismatched_tags_are_shown_to_D_as_fakes():
+    info = DataInfo("images", (1, 16, 16), {"hair": ["a", "b", "c"], "eyes": ["x", "y"]})
+    m = build_method(tiny_config(method="cgan", **{"cond.mismatch": True}), info, "cpu")
+    codes = m.cond.random(500)
+    wrong = m.cond.mismatched(codes)
+    assert ((wrong != codes).sum(1) == 1).all()  # exactly one attribute changed, always to another value
+    assert (wrong[:, 0] < 3).all() and (wrong[:, 1] < 2).all()
+    m = build("cgan", **{"cond.mismatch": True})
+    seen = []
+    m.D.register_forward_hook(lambda mod, args, out: seen.append(args[1].clone()))
+    b = batch()
+    stats = m.d_step(b)
+    assert "d_mismatch" in stats and torch.isfinite(stats["d_mismatch"])
+    real_codes = m.cond.codes(b.labels)
+    assert len(seen) == 3 and torch.equal(seen[0], real_codes) and (seen[2] != real_codes).all()
+    plain = build("cgan")
+    assert "d_mismatch" not in plain.d_step(b)
+
+
+@pytest.mark.parametrize("method", ["cgan", "acgan"])
+def test_conditional_wgan_clips_every_critic_weight(method):
+    m = build(method, **{"objective.loss": "wgan", "objective.clip": 0.01})
+    for b in [batch(start=0), batch(start=32)]:
+        m.train_step(b)
+    assert max(p.abs().max().item() for p in m.D.parameters()) <= 0.01 + 1e-7
+
+
+# --------------------------------------------------------------------------- acgan
+
+def test_acgan_has_a_classifier_per_attribute_binary_is_two_classes():
+    info = DataInfo("images", (3, 16, 16), {"Smiling": ["no", "yes"], "Male": ["no", "yes"], "hair": list("abcd")})
+    m = build_method(tiny_config(method="acgan", **{"cond.attributes": ["Smiling", "hair"]}), info, "cpu")
+    x = torch.randn(6, 3, 16, 16)
+    logit, heads = m.D(x)
+    assert logit.shape == (6,) and [h.shape for h in heads["aux"]] == [(6, 2), (6, 4)]
+    labels = {"Smiling": torch.randint(0, 2, (6,)), "Male": torch.zeros(6, dtype=torch.long),
+              "hair": torch.randint(0, 4, (6,))}
+    from ganlab.methods import Batch
+    stats = m.train_step(Batch(x.tanh(), labels))
+    assert {"d_aux_real", "d_aux_fake", "g_aux", "aux_acc_real"} <= set(stats) and finite(stats)
+
+
+def test_acgan_classification_loss_reaches_G_with_its_weight():
+    b = batch()
+    losses = {}
+    for w in (0.0, 1.0):
+        m = build("acgan", **{"cond.aux_weight": w})
+        torch.manual_seed(3)
+        loss, stats = m.g_objective(b)
+        losses[w] = (loss.item(), stats["g_aux"].item())
+    assert losses[1.0][0] == pytest.approx(losses[0.0][0] + losses[1.0][1], rel=1e-5)
+
+
+# --------------------------------------------------------------------------- infogan
+
+def test_infogan_codes_named_and_fixed():
+    m = build("infogan", **{"info.categorical": [10, 4], "info.continuous": 2})
+    assert m.code_names == ["c0", "c1", "c2", "c3"]
+    assert m.G.in_dim == 16 + 14 + 2
+    inp = m.sample_inputs(5, torch.Generator().manual_seed(0), {"c0": 3, "c1": [0, 1, 2, 3, 0], "c3": 0.5})
+    assert (inp["cat"][:, 0] == 3).all() and inp["cat"][:, 1].tolist() == [0, 1, 2, 3, 0]
+    assert (inp["cont"][:, 1] == 0.5).all() and (inp["cont"][:, 0].abs() <= 1).all()
+    assert m.generate(inp).shape == (5, 1, 16, 16)
+    with pytest.raises(ValueError, match="unknown code 'c9'.*c0, c1, c2, c3"):
+        m.sample_inputs(2, None, {"c9": 1})
+    with pytest.raises(ValueError, match="4 categories"):
+        m.sample_inputs(2, None, {"c1": 4})
+    # the CelebA setting: five 10-way codes, no continuous ones
+    m = build("infogan", **{"info.categorical": [10] * 5, "info.continuous": 0, "model.latent_dim": 64})
+    assert m.G.in_dim == 64 + 50 and m.sample_inputs(3)["cat"].shape == (3, 5)
+    with pytest.raises(ConfigError, match="at least one code"):
+        tiny_config(method="infogan", **{"info.categorical": [], "info.continuous": 0})
+
+
+def test_infogan_q_head_shares_the_trunk_and_mi_loss_trains_g_and_q():
+    m = build("infogan")
+    q = m.D.heads["q"]
+    assert q[-1].out_features == 10 + 2 * 2
+    trunk_before = [p.clone() for p in m.D.trunk.parameters()]
+    q_before = [p.clone() for p in q.parameters()]
+    b = batch()
+    stats = m.train_step(b)
+    assert {"mi_cat", "mi_cont", "q_acc", "d_mi_cat"} <= set(stats) and finite(stats)
+    assert any(not torch.equal(a, p) for a, p in zip(q_before, q.parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(trunk_before, m.D.trunk.parameters()))
+    # MI loss alone gives G a gradient
+    m.opt_g.zero_grad()
+    inp = m.train_inputs(8, b)
+    loss, _ = m.mi_loss(m.D(m.run_G(m.G, inp))[1], inp)
+    loss.backward()
+    assert sum(p.grad.abs().sum() for p in m.G.parameters() if p.grad is not None) > 0
+
+
+# --------------------------------------------------------------------------- bigan
+
+def test_bigan_encoder_critic_of_pairs_and_joint_training():
+    m = build("bigan", **{"model.mlp_hidden": 32})
+    assert set(m.modules()) == {"G", "E", "D"} and set(m.optimizers()) == {"G", "E", "D"}
+    b = batch()
+    z = m.encode(b.x)
+    assert z.shape == (32, 16)
+    with torch.no_grad():
+        s1 = m.D(b.x, z)
+        s2 = m.D(b.x, torch.randn_like(z))
+    assert s1.shape == (32,) and not torch.allclose(s1, s2)  # D scores the pair, not the image alone
+    e_before = [p.clone() for p in m.E.parameters()]
+    stats = m.train_step(b)
+    assert finite(stats) and {"g_part", "e_part"} <= set(stats)
+    assert any(not torch.equal(a, p) for a, p in zip(e_before, m.E.parameters()))
+    assert m.reconstruct(b.x[:4]).shape == (4, 1, 16, 16)
+
+
+# --------------------------------------------------------------------------- vae
+
+def test_vae_encoder_decoder_and_losses():
+    m = build("vae")
+    assert set(m.modules()) == {"G", "E"}
+    b = batch()
+    m.train(False)
+    mu = m.encode(b.x)
+    assert mu.shape == (32, 16) and torch.equal(mu, m.encode(b.x))
+    m.train(True)
+    g0 = m.g_steps
+    stats = m.train_step(b)
+    assert m.g_steps == g0 + 1 and {"loss", "mse", "kl"} <= set(stats) and finite(stats)
+    assert stats["loss"].item() == pytest.approx(stats["mse"].item() + stats["kl"].item(), rel=1e-5)
+    t = m.test_mse(b.x)
+    assert t.dim() == 0 and t > 0 and all(mod.training for mod in m.modules().values())
+    s = build("vae", **{"vae.reduction": "sum", "vae.kl_weight": 0.5}).train_step(b)
+    assert s["mse"] > 100 * stats["mse"]  # summed over pixels and the batch
+    assert s["loss"].item() == pytest.approx(s["mse"].item() + 0.5 * s["kl"].item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("bad,match", [({"tricks.instance_noise": 0.1}, "VAE has none"),
+                                       ({"tricks.ema": 0.9}, "VAE has none"),
+                                       ({"model.latent_dist": "uniform"}, "prior"),
+                                       ({"train.n_gen": 2}, "leave them at 1")])
+def test_vae_refuses_adversarial_settings(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        tiny_config(method="vae", **bad)
+
+
+# --------------------------------------------------------------------------- msggan
+
+def test_msggan_every_scale_reaches_D():
+    m = build("msggan")
+    z = m.latent(4)
+    outs = m.G(z)
+    assert [tuple(o.shape[-2:]) for o in outs] == [(4, 4), (8, 8), (16, 16)]
+    assert all(o.shape[:2] == (4, 1) for o in outs)
+    assert m.generate({"z": z}).shape == (4, 1, 16, 16)
+    real = m.real_input(batch(n=4))
+    assert [tuple(r.shape[-2:]) for r in real] == [(4, 4), (8, 8), (16, 16)]
+    assert torch.allclose(real[1], torch.nn.functional.avg_pool2d(real[2], 2))
+    xs = [r.clone().requires_grad_(True) for r in real]
+    m.D(xs).sum().backward()
+    assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in xs)
+    # G's early blocks get gradient straight from D through their own image outputs
+    m.opt_g.zero_grad()
+    loss, _ = m.g_objective(batch(n=4))
+    loss.backward()
+    assert all(rgb[0].weight.grad.abs().sum() > 0 for rgb in m.G.to_rgb)
+    with pytest.raises(ConfigError, match="model.arch=dcgan"):
+        tiny_config(method="msggan", **{"model.arch": "mlp"})
+
+
+# --------------------------------------------------------------------------- architecture switches
+
+SWITCHES = {"model.g_norm": "none", "model.d_norm": "none", "model.g_act": "selu", "model.d_act": "selu",
+            "model.output": "sigmoid", "model.latent_dist": "uniform", "model.mlp_hidden": 32}
+
+
+@pytest.mark.parametrize("method", ["gan", "cgan", "acgan", "infogan", "bigan", "vae", "msggan"])
+def test_architecture_switches_work_with_every_method(method):
+    values = dict(SWITCHES)
+    if method == "vae":
+        values.pop("model.latent_dist")
+    m = build(method, **values)
+    b = batch(output="sigmoid")
+    assert 0 <= b.x.min() and b.x.max() <= 1
+    for _ in range(2):
+        assert finite(m.train_step(b))
+    assert not any(isinstance(mod, torch.nn.BatchNorm2d) for net in m.modules().values() for mod in net.modules())
+    assert any(isinstance(mod, torch.nn.SELU) for mod in m.G.modules())
+    m.train(False)
+    x = m.generate(m.sample_inputs(4, torch.Generator().manual_seed(0)))
+    assert 0 <= x.min() and x.max() <= 1
+    if method != "vae":
+        z = m.sample_inputs(100)["z"]
+        assert z.min() >= -1 and z.max() <= 1  # uniform latent
