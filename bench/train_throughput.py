@@ -6,8 +6,9 @@ Both train the same DCGAN (64x64, width 64, batch 64, BCE, Adam) for the same nu
 iterations. The baseline is the straightforward way: a DataLoader with worker processes that
 opens and decodes every JPEG every epoch, and a ``.item()`` on each loss every step. ganlab
 decodes the data set once (cached), slices batches from memory and syncs with the host only when
-it flushes its metrics. The script prints images/s for both, their ratio, and the share of the
-machine's measured matmul throughput that the model's FLOPs reach.
+it flushes its metrics. The two loops alternate in rounds, so a change in the machine's load hits
+both alike. The script prints images/s for both, their ratio (overall and the median per round),
+and the share of the machine's measured matmul throughput that the model's FLOPs reach.
 """
 from __future__ import annotations
 
@@ -75,64 +76,60 @@ class JpegFolder(torch.utils.data.Dataset):
             return self.tf(im.convert("RGB"))
 
 
-def run_baseline(cfg, data: Path, steps: int, device, workers: int) -> float:
+class BaselineLoop:
     """A plain loop: per-epoch decoding in DataLoader workers, a host sync on every loss."""
-    info = DataInfo("images", (3, cfg.data.image_size, cfg.data.image_size))
-    method = build_method(cfg, info, device)
-    loader = torch.utils.data.DataLoader(JpegFolder(data, cfg.data.image_size), batch_size=cfg.train.batch_size,
-                                         shuffle=True, num_workers=workers, drop_last=True,
-                                         persistent_workers=workers > 0)
-    it, done, t0 = iter(loader), -2, None  # two warm-up iterations
-    while done < steps:
+
+    def __init__(self, cfg, data: Path, device, workers: int):
+        info = DataInfo("images", (3, cfg.data.image_size, cfg.data.image_size))
+        self.method, self.device, self.b = build_method(cfg, info, device), device, cfg.train.batch_size
+        self.loader = torch.utils.data.DataLoader(JpegFolder(data, cfg.data.image_size), batch_size=self.b,
+                                                  shuffle=True, num_workers=workers, drop_last=True,
+                                                  persistent_workers=workers > 0)
+        self.it = iter(self.loader)
+
+    def step(self):
         try:
-            x = next(it)
+            x = next(self.it)
         except StopIteration:
-            it = iter(loader)
-            x = next(it)
-        stats = method.train_step(Batch(x.to(device)))
+            self.it = iter(self.loader)
+            x = next(self.it)
+        stats = self.method.train_step(Batch(x.to(self.device)))
         _ = {k: v.item() for k, v in stats.items()}  # what a plain loop prints/logs every step
-        done += 1
-        if done == 0:
-            sync(device)
-            t0 = time.perf_counter()
+
+
+class GanlabLoop:
+    """ganlab's Trainer on the cached data set: batches sliced from memory, metrics flushed every log_every."""
+
+    def __init__(self, cfg, device, tmp: Path):
+        from ganlab.data import load_dataset
+        from ganlab.rundir import RunDir
+        from ganlab.train import Trainer
+        t = time.perf_counter()
+        dataset = load_dataset(cfg.data, progress=True)
+        self.load_s = time.perf_counter() - t
+        self.trainer = Trainer(cfg, RunDir(tmp / "run"), dataset=dataset, log=lambda *a: None)
+        self.trainer.prepare_run_folder()
+        self.perm = torch.randperm(len(dataset)).to(self.trainer.device)
+        self.i, self.n, self.b = 0, len(dataset), self.trainer.batch_size
+        self.log_every = cfg.train.log_every
+
+    def step(self):
+        tr, m = self.trainer, self.trainer.method
+        j = (self.i * self.b) % (self.n - self.b)
+        stats = m.train_step(tr.batch(self.perm[j:j + self.b]))
+        tr._buffer.append((self.i, 0, m.g_steps, stats))
+        self.i += 1
+        if self.i % self.log_every == 0:
+            tr.flush()
+
+
+def timed(loop, steps: int, device) -> float:
     sync(device)
-    return steps * cfg.train.batch_size / (time.perf_counter() - t0)
-
-
-def run_ganlab(cfg, steps: int, device) -> tuple[float, float]:
-    """ganlab's Trainer on the cached data set; returns (images/s, seconds spent loading data)."""
-    from ganlab.data import load_dataset
-    from ganlab.rundir import RunDir
-    from ganlab.train import Trainer
-    import tempfile
-
     t = time.perf_counter()
-    dataset = load_dataset(cfg.data, progress=True)
-    load_s = time.perf_counter() - t
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, RunDir(Path(tmp) / "run"), dataset=dataset, log=lambda *a: None)
-        trainer.prepare_run_folder()
-        n = len(dataset)
-        perm = torch.randperm(n).to(trainer.device)
-        b = trainer.batch_size
-        method = trainer.method
-
-        def one(i):
-            j = (i * b) % (n - b)
-            stats = method.train_step(trainer.batch(perm[j:j + b]))
-            trainer._buffer.append((i, 0, method.g_steps, stats))
-            if (i + 1) % cfg.train.log_every == 0:
-                trainer.flush()
-
-        for i in range(2):
-            one(i)
-        sync(device)
-        t0 = time.perf_counter()
-        for i in range(2, steps + 2):
-            one(i)
-        trainer.flush()
-        sync(device)
-        return steps * b / (time.perf_counter() - t0), load_s
+    for _ in range(steps):
+        loop.step()
+    sync(device)
+    return time.perf_counter() - t
 
 
 def main():
@@ -145,6 +142,7 @@ def main():
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--rounds", type=int, default=5, help="the loops alternate in this many rounds")
     ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
     if not Path(args.data).is_dir():
@@ -164,12 +162,31 @@ def main():
     print(f"measured matmul peak: {peak / 1e9:.1f} GFLOP/s; model: {per_img / 1e9:.3f} GFLOP per image per "
           "iteration (D step + G step)")
 
-    ours, load_s = run_ganlab(cfg, args.steps, device)
-    print(f"ganlab:   {ours:8.1f} images/s  ({ours * per_img / peak:.0%} of matmul peak); data load {load_s:.1f}s")
-    if not args.skip_baseline:
-        base = run_baseline(cfg, Path(args.data), args.steps, device, args.workers)
-        print(f"baseline: {base:8.1f} images/s  ({base * per_img / peak:.0%} of matmul peak)")
-        print(f"ratio ganlab / baseline: {ours / base:.2f}x")
+    import statistics
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_loop = GanlabLoop(cfg, device, Path(tmp))
+        print(f"ganlab data load (decode once, then cached): {ours_loop.load_s:.1f}s")
+        loops = {"ganlab": ours_loop}
+        if not args.skip_baseline:
+            loops["baseline"] = BaselineLoop(cfg, Path(args.data), device, args.workers)
+        for loop in loops.values():  # warm-up (and the baseline's first worker start)
+            timed(loop, 2, device)
+        # interleave the two loops in rounds, so that a change in the machine's load hits both alike
+        per = max(1, args.steps // args.rounds)
+        secs = {k: [] for k in loops}
+        for r in range(args.rounds):
+            for name, loop in loops.items():
+                secs[name].append(timed(loop, per, device))
+        ips = {k: per * args.batch_size * len(v) / sum(v) for k, v in secs.items()}
+    peak_end = matmul_peak(device)
+    print(f"matmul peak again at the end: {peak_end / 1e9:.1f} GFLOP/s")
+    for name, v in ips.items():
+        print(f"{name:<9} {v:8.1f} images/s  ({v * per_img / max(peak, peak_end):.0%} of matmul peak)")
+    if "baseline" in ips:
+        ratios = [b / a for a, b in zip(secs["ganlab"], secs["baseline"])]
+        print(f"ratio ganlab / baseline: {ips['ganlab'] / ips['baseline']:.2f}x overall, "
+              f"median per round {statistics.median(ratios):.2f}x over {args.rounds} rounds")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,12 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def _flatten(d: dict, prefix: str = "", sep: str = ".") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1} (nested keys joined with ``sep``)."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(_flatten(v, f"{prefix}{k}{sep}", sep))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -121,7 +122,7 @@ class Trainer:
             "method_state": self.method.extra_state(),
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
             "rng": ckpt.rng_state(),
-            "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in _flat_tensors(self.fixed).items()},
+            "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in _flatten(self.fixed, sep="/").items()},
         }
 
     def load_state(self, state: dict) -> None:
@@ -333,16 +334,6 @@ class Trainer:
 
     def _on_sigterm(self, signum, frame):
         self._stop_signal = signum
-
-
-def _flat_tensors(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat_tensors(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _unflat_tensors(flat: dict, device) -> dict:
