@@ -31,7 +31,7 @@ def opt(default, choices=None, min=None, help: str = ""):  # noqa: A002 - mirror
 
 
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128)
-DATA_FORMATS = ("auto", "digits", "folder", "csv", "celeba", "mnist", "ring8", "grid25")
+DATA_FORMATS = ("auto", "digits", "folder", "csv", "celeba", "mnist", "stacked-mnist", "ring8", "grid25")
 
 
 @dataclass

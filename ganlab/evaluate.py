@@ -19,10 +19,10 @@ from ganlab import metrics as M
 from ganlab.config import DataConfig
 
 FEATURE_METRICS = ("fid", "kid", "is", "prdc")
-IMAGE_METRICS = FEATURE_METRICS + ("swd", "w_critic", "faces", "cond_acc")
+IMAGE_METRICS = FEATURE_METRICS + ("swd", "w_critic", "faces", "cond_acc", "stacked_modes")
 POINT_METRICS = ("toy", "w_critic")
 ALL_METRICS = tuple(dict.fromkeys(IMAGE_METRICS + POINT_METRICS))
-LOWER_IS_BETTER = {"fid", "kid", "swd", "w_critic", "toy/reverse_kl"}
+LOWER_IS_BETTER = {"fid", "kid", "swd", "w_critic", "toy/reverse_kl", "stacked_modes/kl"}
 
 
 class EvalError(ValueError):
@@ -108,12 +108,26 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
                 raise EvalError(f"the classifier predicts {list(pred)}, the model is conditioned on {list(requested)}")
             for name, acc in M.condition_accuracy({a: pred[a] for a in common}, common).items():
                 rows.append({"metric": f"cond_acc/{name}", "value": acc})
+        elif m == "stacked_modes":
+            rows.extend(stacked_modes(fake, extractor))
         elif m == "toy":
             r = M.mode_stats(fake, modes, mode_std)
             rows.append({"metric": "toy/modes", "value": r["modes_captured"], "of": len(modes)})
             rows.append({"metric": "toy/high_quality", "value": r["high_quality_fraction"]})
             rows.append({"metric": "toy/reverse_kl", "value": r["reverse_kl"]})
     return rows
+
+
+def stacked_modes(fake: torch.Tensor, extractor) -> list[dict]:
+    """Stacked-MNIST mode count: a digit classifier reads each of the 3 channels; a triple is one of 1,000 modes."""
+    if not hasattr(extractor, "predict") or fake.shape[1] != 3:
+        raise EvalError("stacked_modes needs 3-channel (stacked) images and --features classifier:PATH of a "
+                        "grey digit classifier (ganlab train-classifier --data ../shared/data/mnist)")
+    heads = list(extractor.model.attributes)
+    digits = [extractor.predict(fake[:, c:c + 1])[heads[0]] for c in range(3)]
+    r = M.count_modes(torch.stack(digits, 1))
+    return [{"metric": "stacked_modes", "value": r["modes"], "of": r["total_modes"]},
+            {"metric": "stacked_modes/kl", "value": r["kl"]}]
 
 
 def generate(g, n: int, seed: int, batch_size: int = 256) -> tuple[torch.Tensor, dict | None]:
@@ -178,7 +192,7 @@ def evaluate(run: str | Path | None = None, data: str | None = None, metrics: li
                        limit=n), progress=progress)
         fake = fds.data
     extractor = None
-    if any(m in FEATURE_METRICS or m == "cond_acc" for m in metrics):
+    if any(m in FEATURE_METRICS or m in ("cond_acc", "stacked_modes") for m in metrics):
         attribute = None
         extractor = get_extractor(features, device, weights, attribute)
     rows = compute(metrics, real, fake, extractor, kind=kind, requested=requested, modes=ds.modes,

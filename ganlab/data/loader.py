@@ -102,6 +102,15 @@ def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
                         "drop data.labels or set data.format=csv")
     if fmt in TOY_SETS:
         return make_toy(fmt, limit)
+    if fmt == "stacked-mnist":  # three grey digits as R, G, B: 1,000 modes
+        from dataclasses import replace
+
+        from .stacked import stack_digits
+        if channels == 1:
+            raise DataError("data.channels=1 with format stacked-mnist: its images are 3 stacked digits (RGB)")
+        base_fmt = "digits" if cfg.source == "digits" else "mnist"
+        base = load_dataset(replace(cfg, format=base_fmt, channels=1, limit=None), progress)
+        return stack_digits(base, limit)
     size = _check_size(cfg.image_size)
     if fmt == "digits":
         return _load_digits(size, channels or 1, limit, progress)

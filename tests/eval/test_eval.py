@@ -153,3 +153,21 @@ def test_eval_config_is_checked():
         tiny_config(**{"eval.every": 1, "eval.metrics": ["fidd"]})
     with pytest.raises(ConfigError, match="eval.best"):
         tiny_config(**{"eval.every": 1, "eval.best": "kid"})
+
+
+def test_stacked_mnist_mode_counting(classifier):
+    from ganlab.data import DataError
+    stacked = load_dataset(DataConfig(source="digits", format="stacked-mnist", image_size=16, limit=1500),
+                           progress=False)
+    assert stacked.data.shape == (1500, 3, 16, 16) and len(stacked.attributes["mode"].values) == 1000
+    ext = get_extractor(f"classifier:{classifier[0]}")
+    real = {r["metric"]: r["value"] for r in compute(["stacked_modes"], stacked.data[:750], stacked.data[750:], ext,
+                                                     progress=False)}
+    true_modes = len(set(stacked.attributes["mode"].codes[750:].tolist()))
+    assert real["stacked_modes"] > 0.8 * true_modes > 400  # the classifier reads most triples right
+    collapsed = stacked.data[:1].expand(750, -1, -1, -1)
+    bad = {r["metric"]: r["value"] for r in compute(["stacked_modes"], stacked.data[:750], collapsed, ext,
+                                                    progress=False)}
+    assert bad["stacked_modes"] == 1 and bad["stacked_modes/kl"] > real["stacked_modes/kl"]
+    with pytest.raises(DataError, match="RGB"):
+        load_dataset(DataConfig(source="digits", format="stacked-mnist", image_size=16, channels=1))
