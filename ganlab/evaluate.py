@@ -140,8 +140,17 @@ def generate(g, n: int, seed: int, batch_size: int = 256) -> tuple[torch.Tensor,
                 for k, v in inputs.items()}
         outs.append(g.generate(part).cpu())
     out = torch.cat(outs)
-    labels = inputs.get("labels") if isinstance(inputs.get("labels"), dict) and inputs.get("labels") else None
-    return (to_uint8(out) if g.info.kind == "images" else out), labels
+    return (to_uint8(out) if g.info.kind == "images" else out), requested_labels(g.method, inputs)
+
+
+def requested_labels(method, inputs: dict) -> dict | None:
+    """Attribute name -> the codes a conditional model was asked for (None for unconditional models)."""
+    if isinstance(inputs.get("labels"), dict) and inputs["labels"]:
+        return inputs["labels"]
+    cond = getattr(method, "cond", None)
+    if torch.is_tensor(inputs.get("codes")) and cond is not None and hasattr(cond, "names"):
+        return {name: inputs["codes"][:, i].cpu() for i, name in enumerate(cond.names)}
+    return None
 
 
 def load_real(data: DataConfig, limit: int | None, seed: int, progress: bool):

@@ -171,3 +171,13 @@ def test_stacked_mnist_mode_counting(classifier):
     assert bad["stacked_modes"] == 1 and bad["stacked_modes/kl"] > real["stacked_modes/kl"]
     with pytest.raises(DataError, match="RGB"):
         load_dataset(DataConfig(source="digits", format="stacked-mnist", image_size=16, channels=1))
+
+
+def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
+    cfg = tiny_config(**{"method": "cgan", "train.epochs": 1})
+    run = train(cfg, out=tmp_path / "c", log=lambda *a: None)
+    rows = {r["metric"]: r for r in evaluate(run.path, n=200, metrics=["cond_acc"],
+                                             features=f"classifier:{classifier[0]}", progress=False,
+                                             log=lambda *a: None)}
+    assert set(rows) == {"cond_acc/digit", "cond_acc/all"}
+    assert 0 <= rows["cond_acc/digit"]["value"] <= 1
