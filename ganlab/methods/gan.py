@@ -77,12 +77,25 @@ class GAN(AdversarialMethod):
             return torch.rand(shape, generator=generator, device=device) * 2 - 1
         return torch.randn(shape, generator=generator, device=device)
 
+    def reuses_fake(self) -> bool:
+        """One G step right after each D step on the same batch: the G step reuses the D step's fake batch (as
+        the classic DCGAN loop does), which saves a generator forward pass per iteration."""
+        tc = self.cfg.train
+        return tc.n_critic == 1 and tc.n_gen == 1 and not self.cfg.tricks.dynamic
+
     def d_objective(self, batch: Batch):
         n = len(batch)
+        self._fake_for_g = None
         with self.autocast():
-            with torch.no_grad():
+            if self.reuses_fake():
                 inputs = self.train_inputs(n, batch)
-                fake = self.run_G(self.G, inputs)
+                out = self.run_G(self.G, inputs)  # keeps G's graph for the G step that follows
+                self._fake_for_g = (batch, inputs, out)
+                fake = [f.detach() for f in out] if isinstance(out, (list, tuple)) else out.detach()
+            else:
+                with torch.no_grad():
+                    inputs = self.train_inputs(n, batch)
+                    fake = self.run_G(self.G, inputs)
             real_in, fake_in = self.d_view(self.real_input(batch)), self.d_view(fake)
             rc = self.real_cond(batch)
             r_logit, r_heads = self.critic_out(real_in, rc)
@@ -96,9 +109,14 @@ class GAN(AdversarialMethod):
         return loss, stats
 
     def g_objective(self, batch: Batch):
+        cached, self._fake_for_g = getattr(self, "_fake_for_g", None), None
         with self.autocast():
-            inputs = self.train_inputs(len(batch), batch)
-            f_logit, f_heads = self.critic_out(self.d_view(self.run_G(self.G, inputs)), inputs)
+            if cached is not None and cached[0] is batch:
+                _, inputs, out = cached
+            else:
+                inputs = self.train_inputs(len(batch), batch)
+                out = self.run_G(self.G, inputs)
+            f_logit, f_heads = self.critic_out(self.d_view(out), inputs)
             loss = self.adv_g_loss(f_logit)
             extra, stats = self.g_extra(f_heads, inputs)
         if extra is not None:

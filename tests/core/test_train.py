@@ -154,3 +154,21 @@ def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch):
     assert torch.cdist(seen, test_x).min() > 0  # no held-out image was in any batch
     recs = [json.loads(x) for x in (tmp_path / "vae" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in recs if "test_mse" in r] == [1, 2]
+
+
+def test_g_step_reuses_the_d_steps_fake_batch():
+    """With one G step per D step, G runs once per iteration (not once for D and again for G)."""
+    from ganlab.methods import Batch, DataInfo, build_method
+    for values, expect in (({}, 1), ({"train.n_critic": 2}, 1), ({"tricks.dynamic": True}, 2)):
+        m = build_method(tiny_config(**values), DataInfo("images", (1, 16, 16)), "cpu")
+        calls = []
+        m.G.register_forward_hook(lambda *a: calls.append(1))
+        m.train_step(Batch(torch.rand(8, 1, 16, 16) * 2 - 1))  # n_critic=2: a D step only
+        if values.get("train.n_critic") == 2:
+            assert len(calls) == 1 and m.g_steps == 0
+            m.train_step(Batch(torch.rand(8, 1, 16, 16) * 2 - 1))
+            assert len(calls) == 3 and m.g_steps == 1  # no fake to reuse: G runs for D and for G
+            continue
+        assert m.g_steps == 1 and len(calls) >= expect
+        if not values:
+            assert len(calls) == 1
