@@ -29,6 +29,15 @@ def _isolated(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread: for tests of tiny networks and many small ops, where OpenMP overhead dominates."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def tiny_config(**values):
     """A config for runs that finish in about a second: 16x16 digits, thin networks."""
     from ganlab.config import load_config

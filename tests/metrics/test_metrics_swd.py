@@ -6,13 +6,8 @@ import torch.nn.functional as F
 from ganlab.metrics.swd import _blur, laplacian_pyramid, pyramid_resolutions, sliced_wasserstein
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These tests run many small tensor ops: one thread avoids OpenMP overhead on a busy 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# many small tensor ops: one thread avoids OpenMP overhead on a busy 2-core box
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _digits(size):
