@@ -394,8 +394,6 @@ def validate(cfg: Config) -> Config:
     toy = cfg.data.format in ("ring8", "grid25") or (cfg.data.format == "auto" and cfg.data.source in ("ring8", "grid25"))
     if toy and cfg.model.arch != "mlp":
         raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
-    if cfg.model.output == "tanh" and cfg.model.arch == "dcgan":
-        pass  # images are scaled to [-1, 1]
     if cfg.eval.every is not None:
         from ganlab.evaluate import ALL_METRICS
         bad = [m for m in cfg.eval.metrics if m not in ALL_METRICS]

@@ -196,14 +196,13 @@ def evaluate(run: str | Path | None = None, data: str | None = None, metrics: li
     if g is not None:
         fake, requested = generate(g, n, seed + 1)
     else:
-        fds = __import__("ganlab.data", fromlist=["load_dataset"]).load_dataset(
-            DataConfig(source=fake_dir, format="folder", image_size=dc.image_size, channels=ds.image_shape[0],
-                       limit=n), progress=progress)
+        from ganlab.data import load_dataset
+        fds = load_dataset(DataConfig(source=fake_dir, format="folder", image_size=dc.image_size,
+                                      channels=ds.image_shape[0], limit=n), progress=progress)
         fake = fds.data
     extractor = None
     if any(m in FEATURE_METRICS or m in ("cond_acc", "stacked_modes") for m in metrics):
-        attribute = None
-        extractor = get_extractor(features, device, weights, attribute)
+        extractor = get_extractor(features, device, weights)
     rows = compute(metrics, real, fake, extractor, kind=kind, requested=requested, modes=ds.modes,
                    mode_std=ds.mode_std, cascade=cascade, critic_steps=critic_steps, seed=seed, device=device,
                    progress=progress)

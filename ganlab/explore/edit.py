@@ -31,21 +31,14 @@ from ganlab.explore.common import (
 )
 
 
-def parse_ints(text: str, what: str) -> list[int]:
+def parse_numbers(text: str, what: str, kind=float) -> list:
+    """'3,7,12' -> [3, 7, 12] (``kind`` int or float), with an error naming the flag."""
+    example = "3,7,12" if kind is int else "1,2,3"
+    noun = "whole numbers" if kind is int else "numbers"
     try:
-        vals = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
+        vals = [kind(s) for s in text.replace(" ", "").split(",") if s != ""]
     except ValueError:
-        raise ExploreError(f"{what} {text!r}: expected whole numbers separated by commas, e.g. 3,7,12") from None
-    if not vals:
-        raise ExploreError(f"{what}: no numbers given")
-    return vals
-
-
-def parse_floats(text: str, what: str) -> list[float]:
-    try:
-        vals = [float(s) for s in text.replace(" ", "").split(",") if s != ""]
-    except ValueError:
-        raise ExploreError(f"{what} {text!r}: expected numbers separated by commas, e.g. 1,2,3") from None
+        raise ExploreError(f"{what} {text!r}: expected {noun} separated by commas, e.g. {example}") from None
     if not vals:
         raise ExploreError(f"{what}: no numbers given")
     return vals
@@ -92,7 +85,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
         images = generate(g, inputs)
         scores_all = scorer(images)
     if select is not None:
-        idx = parse_ints(select, "--select") if isinstance(select, str) else list(select)
+        idx = parse_numbers(select, "--select", int) if isinstance(select, str) else list(select)
         bad = [i for i in idx if not 0 <= i < n]
         if bad:
             raise ExploreError(f"--select {bad[0]} is not a tile of the sheet of --n {n} samples (0..{n - 1}); give "
@@ -106,7 +99,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
         chosen = scores_all.argsort(descending=True)[:k].sort().values
         how = f"the {k} of {n} samples (seed {seed}) the classifier scores highest for {attribute}"
     e = direction(z_all, chosen)
-    strengths = parse_floats(strength, "--strength") if isinstance(strength, str) else list(strength)
+    strengths = parse_numbers(strength, "--strength", float) if isinstance(strength, str) else list(strength)
 
     def with_z(z):
         d = dict(inputs)
