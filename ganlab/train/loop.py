@@ -25,7 +25,7 @@ from ganlab.train import distributed as dist
 
 # config keys that may differ between the run being resumed and the config given now
 RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
-                     "train.checkpoint_every", "train.device"}
+                     "train.checkpoint_every", "train.device", "train.channels_last"}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,6 +81,10 @@ class Trainer:
                              {a.name: list(a.values) for a in dataset.attributes.values()}, cfg.model.output)
         ckpt.seed_everything(tc.seed)
         self.method = build_method(cfg, self.info, self.device)
+        self.channels_last = tc.channels_last and dataset.kind == "images"
+        if self.channels_last:  # before any DDP wrapping, which must see the final parameter layout
+            for m in self.method.modules().values():
+                m.to(memory_format=torch.channels_last)
         self.data = dataset.data.to(self.device)
         self.codes = {name: a.codes.to(self.device) for name, a in dataset.attributes.items()}
         self.train_index = self.method.training_indices(len(dataset))
@@ -110,6 +114,8 @@ class Trainer:
         if self.dataset.kind == "images":
             from ganlab.data import to_float
             x = to_float(x, self.cfg.model.output)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
         return Batch(x, {k: v[idx] for k, v in self.codes.items()})
 
     # ------------------------------------------------------------------------------------ state

@@ -172,3 +172,18 @@ def test_g_step_reuses_the_d_steps_fake_batch():
         assert m.g_steps == 1 and len(calls) >= expect
         if not values:
             assert len(calls) == 1
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_channels_last_layout_of_weights_and_batches(tmp_path, on):
+    """train.channels_last stores the conv weights and every image batch as NHWC (and leaves them NCHW when off)."""
+    from ganlab.rundir import RunDir
+    cfg = tiny_config(**{"train.channels_last": on, "data.channels": 3})  # (grey images look the same either way)
+    trainer = Trainer(cfg, RunDir(tmp_path / "run"), log=lambda *a: None)
+    conv = next(p for p in trainer.method.G.parameters() if p.dim() == 4)
+    x = trainer.batch(torch.arange(8)).x
+    nhwc = torch.channels_last
+    assert conv.is_contiguous(memory_format=nhwc) == on and not (on and conv.is_contiguous())
+    assert x.is_contiguous(memory_format=nhwc) == on and x.is_contiguous() == (not on)
+    trainer.method.train_step(trainer.batch(torch.arange(8)))  # trains in that layout
+    assert conv.is_contiguous(memory_format=nhwc) == on
