@@ -5,8 +5,9 @@
 Both train the same DCGAN (64x64, width 64, batch 64, BCE, Adam) for the same number of
 iterations. The baseline is the straightforward way: a DataLoader with worker processes that
 opens and decodes every JPEG every epoch, and a ``.item()`` on each loss every step. ganlab
-decodes the data set once (cached), slices batches from memory and syncs with the host only when
-it flushes its metrics. The two loops alternate in rounds, so a change in the machine's load hits
+decodes the data set once (cached), slices batches from memory, keeps weights and batches
+channels-last (NHWC, which oneDNN's convolutions prefer) and syncs with the host only when it
+flushes its metrics; ``--with-nchw`` also times ganlab in the default NCHW layout. The two loops alternate in rounds, so a change in the machine's load hits
 both alike; the baseline's workers start afresh in each of its rounds (as they do each epoch in a
 plain loop) and stop at its end, so their decoding never overlaps ganlab's timed rounds. The script prints images/s for both, their ratio (overall and the median per round),
 and the share of the machine's measured matmul throughput that the model's FLOPs reach.
@@ -154,6 +155,8 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--rounds", type=int, default=2, help="the loops alternate in this many rounds")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--with-nchw", action="store_true",
+                    help="also time ganlab with train.channels_last=false, to show what the NHWC layout adds")
     args = ap.parse_args()
     if not Path(args.data).is_dir():
         sys.exit(f"bench: no data at {args.data} (give --data a folder of images)")
@@ -178,6 +181,10 @@ def main():
         ours_loop = GanlabLoop(cfg, device, Path(tmp))
         print(f"ganlab data load (decode once, then cached): {ours_loop.load_s:.1f}s")
         loops = {"ganlab": ours_loop}
+        if args.with_nchw:
+            from dataclasses import replace
+            nchw = replace(cfg, train=replace(cfg.train, channels_last=False))
+            loops["ganlab-nchw"] = GanlabLoop(nchw, device, Path(tmp) / "nchw")
         if not args.skip_baseline:
             loops["baseline"] = BaselineLoop(cfg, Path(args.data), device, args.workers)
         for loop in loops.values():  # warm-up (and the baseline's first worker start)
@@ -192,11 +199,14 @@ def main():
     peak_end = matmul_peak(device)
     print(f"matmul peak again at the end: {peak_end / 1e9:.1f} GFLOP/s")
     for name, v in ips.items():
-        print(f"{name:<9} {v:8.1f} images/s  ({v * per_img / max(peak, peak_end):.0%} of matmul peak)")
+        print(f"{name:<11} {v:8.1f} images/s  ({v * per_img / max(peak, peak_end):.0%} of matmul peak)")
     if "baseline" in ips:
         ratios = [b / a for a, b in zip(secs["ganlab"], secs["baseline"])]
         print(f"ratio ganlab / baseline: {ips['ganlab'] / ips['baseline']:.2f}x overall, "
               f"median per round {statistics.median(ratios):.2f}x over {args.rounds} rounds")
+    if "ganlab-nchw" in ips:
+        print(f"ratio ganlab / ganlab-nchw (what the channels-last layout adds): "
+              f"{ips['ganlab'] / ips['ganlab-nchw']:.2f}x")
 
 
 if __name__ == "__main__":
