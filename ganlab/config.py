@@ -106,7 +106,8 @@ class EvalConfig:
     metrics: list = opt(["fid"], help="metrics to compute (see 'ganlab eval --help')")
     n: int = opt(1000, min=2, help="generated samples per evaluation")
     features: str = opt("inception", help="inception, torchvision-inception or classifier:PATH")
-    best: Optional[str] = opt(None, help="metric that selects checkpoints/best.pt (default: the first metric)")
+    best: Optional[str] = opt(None, help="metric, or one of its rows (recall, cond_acc/hair, ...), that selects "
+                                         "checkpoints/best.pt (default: the first metric)")
 
 
 @dataclass
@@ -397,11 +398,13 @@ def validate(cfg: Config) -> Config:
     if toy and cfg.model.arch != "mlp":
         raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
     if cfg.eval.every is not None:
-        from ganlab.evaluate import ALL_METRICS
+        from ganlab.evaluate import ALL_METRICS, ROWS, metric_of_row
         bad = [m for m in cfg.eval.metrics if m not in ALL_METRICS]
         if bad or not cfg.eval.metrics:
             raise ConfigError(f"eval.metrics: {bad or 'empty'}; choose from: {', '.join(ALL_METRICS)}")
-        if cfg.eval.best is not None and cfg.eval.best not in cfg.eval.metrics:
-            raise ConfigError(f"eval.best={cfg.eval.best} is not among eval.metrics {cfg.eval.metrics}")
+        if cfg.eval.best is not None and metric_of_row(cfg.eval.best) not in cfg.eval.metrics:
+            allowed = [r for m in cfg.eval.metrics for r in (m, *ROWS.get(m, ()))]
+            raise ConfigError(f"eval.best={cfg.eval.best} is not computed by eval.metrics {cfg.eval.metrics}; "
+                              f"choose from: {', '.join(dict.fromkeys(allowed))}")
     METHODS[cfg.method].validate(cfg)
     return cfg

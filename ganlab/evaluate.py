@@ -23,6 +23,24 @@ IMAGE_METRICS = FEATURE_METRICS + ("swd", "w_critic", "faces", "cond_acc", "stac
 POINT_METRICS = ("toy", "w_critic")
 ALL_METRICS = tuple(dict.fromkeys(IMAGE_METRICS + POINT_METRICS))
 LOWER_IS_BETTER = {"fid", "kid", "swd", "w_critic", "toy/reverse_kl", "stacked_modes/kl"}
+# metrics whose result rows carry other names; the first row is the one that ranks checkpoints (eval.best)
+ROWS = {"prdc": ("recall", "precision", "density", "coverage"), "faces": ("face_rate",),
+        "toy": ("toy/modes", "toy/high_quality", "toy/reverse_kl"), "stacked_modes": ("stacked_modes", "stacked_modes/kl"),
+        "cond_acc": ("cond_acc/all", "cond_acc/<attribute>")}
+
+
+def metric_of_row(row: str) -> str | None:
+    """The metric (an entry of eval.metrics) whose results include the row named ``row``."""
+    if row in ALL_METRICS:
+        return row
+    if row.startswith("cond_acc/"):
+        return "cond_acc"
+    return next((m for m, rows in ROWS.items() if row in rows), None)
+
+
+def ranking_row(name: str) -> str:
+    """The result row that ranks checkpoints for ``name``, a metric or one of its rows."""
+    return ROWS[name][0] if name in ROWS else name
 
 
 class EvalError(ValueError):
@@ -130,23 +148,21 @@ def stacked_modes(fake: torch.Tensor, extractor) -> list[dict]:
             {"metric": "stacked_modes/kl", "value": r["kl"]}]
 
 
+def generate_batches(generate_fn, inputs: dict, n: int, batch_size: int = 256) -> torch.Tensor:
+    """``generate_fn`` over generator inputs for n samples, a slice of ``batch_size`` at a time; outputs on the CPU."""
+    return torch.cat([generate_fn({k: (v[i:i + batch_size] if torch.is_tensor(v) else v) for k, v in inputs.items()}).cpu()
+                      for i in range(0, n, batch_size)])
+
+
 def generate(g, n: int, seed: int, batch_size: int = 256) -> tuple[torch.Tensor, dict | None]:
     """n samples of a TrainedGenerator (uint8 images or float points) and the labels they were asked for."""
     inputs = g.inputs(n, seed)
-    outs = []
-    for i in range(0, n, batch_size):
-        part = {k: (v[i:i + batch_size] if torch.is_tensor(v) else
-                    ({a: c[i:i + batch_size] for a, c in v.items()} if isinstance(v, dict) else v))
-                for k, v in inputs.items()}
-        outs.append(g.generate(part).cpu())
-    out = torch.cat(outs)
+    out = generate_batches(g.generate, inputs, n, batch_size)
     return (to_uint8(out) if g.info.kind == "images" else out), requested_labels(g.method, inputs)
 
 
 def requested_labels(method, inputs: dict) -> dict | None:
     """Attribute name -> the codes a conditional model was asked for (None for unconditional models)."""
-    if isinstance(inputs.get("labels"), dict) and inputs["labels"]:
-        return inputs["labels"]
     cond = getattr(method, "cond", None)
     if torch.is_tensor(inputs.get("codes")) and cond is not None and hasattr(cond, "names"):
         return {name: inputs["codes"][:, i].cpu() for i, name in enumerate(cond.names)}

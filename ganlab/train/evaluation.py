@@ -8,13 +8,14 @@ import time
 
 import torch
 
-from ganlab.evaluate import LOWER_IS_BETTER, compute, to_uint8
+from ganlab.evaluate import (LOWER_IS_BETTER, compute, generate_batches, ranking_row, requested_labels,
+                             to_uint8)
 
 
 class TrainingEvaluator:
     def __init__(self, cfg, run, dataset, device, log=print):
         self.ec, self.run, self.dataset, self.device, self.log = cfg.eval, run, dataset, device, log
-        self.metric = self.ec.best or self.ec.metrics[0]
+        self.metric = ranking_row(self.ec.best or self.ec.metrics[0])
         self.extractor = None
         n_real = min(len(dataset), self.ec.n)
         idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.train.seed))[:n_real]
@@ -41,19 +42,18 @@ class TrainingEvaluator:
         if self.extractor is None and any(m in ("fid", "kid", "is", "prdc", "cond_acc") for m in self.ec.metrics):
             self.extractor = get_extractor(self.ec.features, self.device)
         inputs = method.sample_inputs(self.ec.n, torch.Generator().manual_seed(12345))
-        inputs = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
+        on_device = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
         method.train(False)
         try:
             with torch.no_grad():
-                out = torch.cat([method.generate({k: (v[i:i + 256] if torch.is_tensor(v) else v)
-                                                  for k, v in inputs.items()}).cpu()
-                                 for i in range(0, self.ec.n, 256)])
+                out = generate_batches(method.generate, on_device, self.ec.n)
         finally:
             method.train(True)
         from ganlab.plots import to_unit
         fake = to_uint8(to_unit(out, method.info.output)) if method.info.kind == "images" else out
         rows = compute(self.ec.metrics, self.real, fake, self.extractor, kind=method.info.kind,
-                       modes=self.dataset.modes, mode_std=self.dataset.mode_std, device=self.device,
+                       requested=requested_labels(method, inputs), modes=self.dataset.modes,
+                       mode_std=self.dataset.mode_std, device=self.device,
                        progress=False)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         rows = [{**r, "epoch": epoch, "checkpoint_step": method.g_steps, "n": len(fake), "n_real": len(self.real),

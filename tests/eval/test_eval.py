@@ -153,6 +153,22 @@ def test_eval_config_is_checked():
         tiny_config(**{"eval.every": 1, "eval.metrics": ["fidd"]})
     with pytest.raises(ConfigError, match="eval.best"):
         tiny_config(**{"eval.every": 1, "eval.best": "kid"})
+    with pytest.raises(ConfigError, match="choose from: prdc, recall, precision"):
+        tiny_config(**{"eval.every": 1, "eval.metrics": ["prdc"], "eval.best": "fid"})
+    # a metric's own rows may rank checkpoints: prdc's recall, one attribute's condition accuracy
+    assert tiny_config(**{"eval.every": 1, "eval.metrics": ["prdc"], "eval.best": "precision"}).eval.best == "precision"
+    assert tiny_config(**{"eval.every": 1, "eval.metrics": ["cond_acc"], "eval.best": "cond_acc/hair"})
+
+
+def test_metrics_with_other_row_names_still_rank_checkpoints(classifier, tmp_path):
+    """eval.metrics=[prdc] with no eval.best ranks by recall (prdc gives no row named prdc)."""
+    cfg = tiny_config(**{"train.epochs": 2, "eval.every": 1, "eval.metrics": ["prdc"], "eval.n": 64,
+                         "eval.features": f"classifier:{classifier[0]}"})
+    run = train(cfg, out=tmp_path / "p", log=lambda *a: None)
+    rows = [json.loads(x) for x in run.eval_path.read_text().splitlines()]
+    recalls = [r["value"] for r in rows if r["metric"] == "recall"]
+    assert len(recalls) == 2
+    assert torch.load(run.checkpoints / "best.pt", weights_only=False)["epoch"] == 1 + recalls.index(max(recalls))
 
 
 def test_stacked_mnist_mode_counting(classifier):
@@ -181,3 +197,15 @@ def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
                                              log=lambda *a: None)}
     assert set(rows) == {"cond_acc/digit", "cond_acc/all"}
     assert 0 <= rows["cond_acc/digit"]["value"] <= 1
+
+
+def test_condition_accuracy_during_training(classifier, tmp_path):
+    """eval.every with cond_acc: the evaluator hands the requested labels on, and best.pt follows the accuracy."""
+    cfg = tiny_config(**{"method": "cgan", "train.epochs": 2, "eval.every": 1, "eval.metrics": ["cond_acc"],
+                         "eval.best": "cond_acc/digit", "eval.n": 64,
+                         "eval.features": f"classifier:{classifier[0]}"})
+    run = train(cfg, out=tmp_path / "c", log=lambda *a: None)
+    rows = [json.loads(x) for x in run.eval_path.read_text().splitlines()]
+    accs = [r["value"] for r in rows if r["metric"] == "cond_acc/digit"]
+    assert len(accs) == 2 and all(0 <= a <= 1 for a in accs)
+    assert torch.load(run.checkpoints / "best.pt", weights_only=False)["epoch"] == 1 + accs.index(max(accs))
