@@ -69,6 +69,9 @@ def add_parsers(sub) -> None:
     add_run_flags(p)
     p.add_argument("--attribute", help="cgan/acgan: the attribute whose values make the columns")
     p.add_argument("--code", help="infogan: the code to traverse, e.g. c1 (default: one figure per code)")
+    p.add_argument("--rows", dest="rows_attribute", metavar="ATTRIBUTE",
+                   help="cgan/acgan: a second attribute whose values make the rows: one image per tag pair, "
+                        "all at the same noise (--seed picks it; --n does not apply)")
     p.add_argument("--n", type=int, default=8, help="rows (noise vectors), default 8")
     p.add_argument("--cond", help="fix the other attributes/codes, e.g. hair=blue or c0=3")
     p.add_argument("--seed", type=int, default=0)

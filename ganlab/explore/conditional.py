@@ -4,6 +4,8 @@
   (``--attribute``), the other attributes fixed by ``--cond`` or drawn once per row. For a two-valued
   attribute every row is an off/on pair. ACGAN also reports how often its auxiliary classifier reads the
   asked value back from the generated image.
+- cgan / acgan with ``--rows ATTR``: one image per pair of values (rows = values of ATTR, columns =
+  values of ``--attribute``), every cell at the same noise vector.
 - infogan: traversals of a code (``--code c1``): a categorical code through its categories, a
   continuous one over ``--range`` in ``--steps`` steps, the noise and the other codes held per row; one
   figure per code when ``--code`` is not given. Reports how well Q recovers the code.
@@ -106,6 +108,44 @@ def attribute_view(g, attribute, n, seed, cond_text, out, log) -> dict:
     return record
 
 
+def pair_view(g, attribute, rows_attr, seed, cond_text, out, log) -> dict:
+    """One image per (rows_attr value, attribute value) pair, every cell at the same noise."""
+    cond = g.method.cond
+    for flag, a in (("--attribute", attribute), ("--rows", rows_attr)):
+        if a is None or a not in cond.names:
+            raise ExploreError(f"{flag} {a!r}: this model is conditioned on {', '.join(cond.names)}")
+    if attribute == rows_attr:
+        raise ExploreError(f"--rows and --attribute both name {attribute!r}; give two different attributes")
+    fixed = cond_for_method(g, parse_cond(cond_text))
+    clash = [a for a in (attribute, rows_attr) if a in fixed]
+    if clash:
+        raise ExploreError(f"--cond fixes {', '.join(clash)}, which the grid varies; drop it from --cond")
+    row_values, col_values = list(cond.values[rows_attr]), list(cond.values[attribute])
+    z0, rows = None, []
+    for rv in row_values:
+        images = []
+        for cv in col_values:
+            inp = method_inputs(g, 1, seed, {**fixed, rows_attr: rv, attribute: cv})
+            if "z" in inp:
+                z0 = inp["z"] if z0 is None else z0
+                inp["z"] = z0  # the same noise in every cell, whatever order a method draws its inputs in
+            images.append(generate(g, inp)[0])
+        rows.append(torch.stack(images))
+    name = f"conditional-{safe_name(rows_attr)}-x-{safe_name(attribute)}"
+    png, js = figure_paths(g, name, out)
+    title = (f"{g.run.path.name}: {rows_attr} (rows) x {attribute} (columns) at one noise vector"
+             + (f", {cond_text}" if cond_text else "") + f" (seed {seed})")
+    geom = labelled_grid(rows, png, [f"{rows_attr}={v}" for v in row_values], [str(v) for v in col_values],
+                         title=title)
+    record = {"command": "conditional", "run": str(g.run.path), "method": g.cfg.method, "attribute": attribute,
+              "rows": rows_attr, "values": col_values, "row_values": row_values, "fixed": fixed, "seed": seed,
+              "layout": "pairs-grid", "png": str(png), "grid": geom,
+              "summary": f"{rows_attr} x {attribute}: {len(row_values)} x {len(col_values)} tag pairs at one noise"}
+    write_json(js, record)
+    log(png)
+    return record
+
+
 @torch.no_grad()
 def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict]:
     m = g.method
@@ -160,13 +200,15 @@ def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict
 
 
 def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7, lo=-1.0, hi=1.0,
-                checkpoint=None, device="cpu", out=None, log=print):
+                checkpoint=None, device="cpu", out=None, log=print, rows=None):
     if n < 1:
         raise ExploreError(f"--n {n}: need at least one row")
     g = load_generator(run, checkpoint, device)
     require_images(g, "conditional")
     m = g.method
     if hasattr(m, "code_names"):
+        if rows is not None:
+            raise ExploreError(f"--rows applies to models conditioned on attributes; {g.cfg.method} has codes")
         if attribute is not None:
             raise ExploreError(f"method {g.cfg.method} has latent codes ({', '.join(m.code_names)}), not attributes: "
                                "use --code")
@@ -175,6 +217,8 @@ def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7,
         if code is not None:
             raise ExploreError(f"method {g.cfg.method} is conditioned on attributes ({', '.join(m.cond.names)}), "
                                "not codes: use --attribute")
+        if rows is not None:
+            return [pair_view(g, attribute, rows, seed, cond, out, log)]
         return [attribute_view(g, attribute, n, seed, cond, out, log)]
     raise ExploreError(f"method {g.cfg.method} is unconditional: it has no attributes or codes to vary "
                        "(conditional views need a cgan, acgan or infogan run)")
@@ -186,5 +230,5 @@ def cmd(args) -> int:
     except ValueError:
         raise ExploreError(f"--range {args.range!r}: expected LO,HI, e.g. -2,2") from None
     conditional(args.run, args.attribute, args.code, args.n, args.seed, args.cond, args.steps, lo, hi,
-                args.checkpoint, args.device, args.out)
+                args.checkpoint, args.device, args.out, rows=args.rows_attribute)
     return 0

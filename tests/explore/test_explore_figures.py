@@ -173,3 +173,43 @@ def test_conditional_infogan_one_figure_per_code(infogan_run):
 def test_conditional_refuses_unconditional_models(gan_run, capsys):
     assert main(["conditional", str(gan_run), "--attribute", "digit"]) == 2
     assert "unconditional" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def two_tag_run(tmp_path_factory):
+    """A 1-epoch cgan on 48 tiny images with two tag columns (colour: 3 values, size: 2 values)."""
+    from PIL import Image
+
+    from ganlab.train import train
+    from tests.conftest import tiny_config
+    root = tmp_path_factory.mktemp("tags")
+    (root / "img").mkdir()
+    lines = ["file,colour,size"]
+    for i in range(48):
+        colour, size = ("red", "green", "blue")[i % 3], ("small", "large")[i // 3 % 2]
+        a = np.zeros((16, 16, 3), np.uint8)
+        r = 3 if size == "small" else 7
+        a[8 - r:8 + r, 8 - r:8 + r, i % 3] = 255
+        Image.fromarray(a).save(root / "img" / f"{i}.png")
+        lines.append(f"{i}.png,{colour},{size}")
+    (root / "tags.csv").write_text("\n".join(lines) + "\n")
+    cfg = tiny_config(**{"method": "cgan", "train.epochs": 1, "train.batch_size": 16, "data.limit": None,
+                         "data.source": str(root / "img"), "data.labels": str(root / "tags.csv")})
+    return train(cfg, out=root / "run", log=lambda *a: None).path
+
+
+def test_conditional_pairs_grid_one_image_per_tag_pair(two_tag_run, capsys):
+    assert main(["conditional", str(two_tag_run), "--attribute", "colour", "--rows", "size", "--seed", "5"]) == 0
+    rec = read_json(two_tag_run, "conditional-size-x-colour")
+    img = check_grid(rec, rows=2, cols=3)
+    assert rec["layout"] == "pairs-grid" and rec["row_values"] == ["large", "small"]
+    g = ganlab.load(two_tag_run)
+    for r, size in enumerate(rec["row_values"]):
+        for c, colour in enumerate(rec["values"]):  # every cell: the same seed's noise, asked for that pair
+            want = as_uint8(g.sample(1, seed=5, cond={"size": size, "colour": colour})[0])
+            assert np.abs(tile(img, rec, r, c).astype(int) - want).max() <= 1
+    assert main(["conditional", str(two_tag_run), "--attribute", "colour", "--rows", "colour"]) == 2
+    assert "two different attributes" in capsys.readouterr().err
+    assert main(["conditional", str(two_tag_run), "--attribute", "colour", "--rows", "size", "--cond",
+                 "size=small"]) == 2
+    assert "drop it from --cond" in capsys.readouterr().err
