@@ -118,3 +118,22 @@ def save_numbered_sheet(images: torch.Tensor, path: Path, scale: int = 2) -> Pat
         draw.text((x + 1, y), str(i), fill=(255, 255, 0))
     img.save(path)
     return Path(path)
+
+
+def wrap(title: str, width: int) -> str:
+    """A long figure title folded into lines of at most ``width`` characters (matplotlib clips, it never wraps)."""
+    import textwrap
+    return "\n".join(textwrap.wrap(title, width, break_long_words=True)) if len(title) > width else title
+
+
+# tag values that name a colour matplotlib does not know
+COLOUR_ALIASES = {"blonde": "gold", "blond": "gold", "silver": "#c0c0c0", "grey": "gray"}
+
+
+def colours_named_by(values: list[str]) -> list | None:
+    """When every value names a colour (hair=blonde, eyes=aqua, ...), those colours as RGBA; otherwise None."""
+    from matplotlib.colors import is_color_like, to_rgba
+    names = [COLOUR_ALIASES.get(str(v).lower(), str(v).lower()) for v in values]
+    if not names or not all(is_color_like(n) and not n.replace(".", "").isdigit() for n in names):
+        return None
+    return [to_rgba(n) for n in names]

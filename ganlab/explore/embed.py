@@ -62,19 +62,22 @@ def scatter(xy: np.ndarray, codes: np.ndarray, values: list[str], path, title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ganlab.plots import colours_named_by, wrap
     present = sorted(set(codes.tolist()))
+    named = colours_named_by(values)  # hair=blonde is drawn in gold, eyes=blue in blue
     cmap = plt.get_cmap("tab10" if len(values) <= 10 else "tab20")
     fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
     size = 8 if xy.shape[0] > 1000 else 16
     for k in present:
         sel = codes == k
-        color = cmap(k % cmap.N)
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, alpha=0.7, color=color, label=f"{values[k]} ({int(sel.sum())})",
-                   linewidths=0)
+        color = named[k] if named else cmap(k % cmap.N)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=size * (1.5 if named else 1), alpha=0.75, color=color,
+                   label=f"{values[k]} ({int(sel.sum())})", linewidths=0.3 if named else 0,
+                   edgecolors="#555555" if named else "face")
     ncol = 1 if len(present) <= 12 else 2
     ax.legend(title=attribute, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, ncol=ncol,
               markerscale=1.5, frameon=False)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(wrap(title, 72), fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()

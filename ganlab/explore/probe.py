@@ -64,7 +64,8 @@ def bar_chart(acc: dict, path, title: str) -> None:
         ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center", va="bottom", fontsize=9)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("held-out accuracy")
-    ax.set_title(title, fontsize=9)
+    from ganlab.plots import wrap
+    ax.set_title(wrap(title, 60), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

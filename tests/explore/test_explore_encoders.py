@@ -94,3 +94,14 @@ def test_encoder_commands_refuse_a_gan(gan_run, capsys, command):
     extra = {"vae-views": [], "embed": ["--color-by", "digit"], "probe": ["--target", "digit"]}[command]
     assert main([command, str(gan_run), *extra]) == 2
     assert "method gan has no encoder" in capsys.readouterr().err
+
+
+def test_colour_named_values_are_drawn_in_their_colour():
+    from matplotlib.colors import to_rgba
+
+    from ganlab.plots import colours_named_by, wrap
+    got = colours_named_by(["blonde", "Aqua", "black", "white"])
+    assert got == [to_rgba("gold"), to_rgba("aqua"), to_rgba("black"), to_rgba("white")]
+    assert colours_named_by(["0", "1"]) is None  # digits: matplotlib would read them as grey levels
+    assert colours_named_by(["smiling", "red"]) is None
+    assert max(len(line) for line in wrap("word " * 40, 30).splitlines()) <= 30
