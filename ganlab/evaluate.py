@@ -124,8 +124,12 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
             common = {a: requested[a].cpu() for a in requested if a in pred}
             if not common:
                 raise EvalError(f"the classifier predicts {list(pred)}, the model is conditioned on {list(requested)}")
+            # the control: the same samples scored against the asked tags shuffled across samples. What a model
+            # that ignored its tags would get, given this classifier's bias and the tags' frequencies.
+            perm = torch.randperm(len(fake), generator=torch.Generator().manual_seed(seed))
+            shuffled = M.condition_accuracy({a: pred[a] for a in common}, {a: c[perm] for a, c in common.items()})
             for name, acc in M.condition_accuracy({a: pred[a] for a in common}, common).items():
-                rows.append({"metric": f"cond_acc/{name}", "value": acc})
+                rows.append({"metric": f"cond_acc/{name}", "value": acc, "shuffled": shuffled[name]})
         elif m == "stacked_modes":
             rows.extend(stacked_modes(fake, extractor))
         elif m == "toy":
@@ -246,6 +250,8 @@ def format_table(rows: list[dict]) -> str:
             notes.append(f"real images: {r['real']:.3f}")
         if "of" in r:
             notes.append(f"of {r['of']}")
+        if "shuffled" in r:
+            notes.append(f"asked tags shuffled: {r['shuffled']:.3f}")
         if r["metric"] == "w_critic":
             notes.append(f"{r['steps']} critic steps, seed {r['seed']}: compare only at equal budget and seed")
         lines.append(f"{r['metric']:<22} {r['value']:>12.5g} {std:>10}  {'; '.join(notes)}")

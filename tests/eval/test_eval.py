@@ -196,7 +196,7 @@ def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
                                              features=f"classifier:{classifier[0]}", progress=False,
                                              log=lambda *a: None)}
     assert set(rows) == {"cond_acc/digit", "cond_acc/all"}
-    assert 0 <= rows["cond_acc/digit"]["value"] <= 1
+    assert 0 <= rows["cond_acc/digit"]["value"] <= 1 and 0 <= rows["cond_acc/digit"]["shuffled"] <= 1
 
 
 def test_condition_accuracy_during_training(classifier, tmp_path):
@@ -209,3 +209,19 @@ def test_condition_accuracy_during_training(classifier, tmp_path):
     accs = [r["value"] for r in rows if r["metric"] == "cond_acc/digit"]
     assert len(accs) == 2 and all(0 <= a <= 1 for a in accs)
     assert torch.load(run.checkpoints / "best.pt", weights_only=False)["epoch"] == 1 + accs.index(max(accs))
+
+
+def test_condition_accuracy_has_a_shuffled_control():
+    """A generator that follows its tags perfectly scores 1.0; the same samples against shuffled tags sit near
+    chance, which is what tells 'follows the tags' from 'the classifier says one class a lot'."""
+    asked = torch.arange(1000) % 10
+    fake = torch.zeros(1000, 1, 8, 8, dtype=torch.uint8)
+
+    class Reader:  # reads back exactly what was asked
+        def predict(self, images):
+            return {"digit": torch.nn.functional.one_hot(asked, 10).float()}
+
+    rows = {r["metric"]: r for r in compute(["cond_acc"], fake, fake, Reader(), requested={"digit": asked},
+                                            progress=False)}
+    assert rows["cond_acc/digit"]["value"] == 1.0
+    assert 0.05 < rows["cond_acc/digit"]["shuffled"] < 0.2
