@@ -186,7 +186,7 @@ def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict
                 acc = float((cat[:, j].cpu().float() == asked).float().mean())
                 record["q_accuracy"] = acc
                 record["summary"] += f"; Q recovers the category {acc:.1%}"
-                log(f"{c}: Q reads back the category of {fmt(acc)} of the samples (chance {fmt(1 / len(values))})")
+                log(f"{c}: Q reads back the asked category in {acc:.1%} of the samples (chance {1 / len(values):.1%})")
             else:
                 pred = mean[:, j - n_cat].cpu().float()
                 r = float(torch.corrcoef(torch.stack([pred, asked]))[0, 1]) if pred.std() > 0 else 0.0
