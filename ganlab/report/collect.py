@@ -79,6 +79,7 @@ class RunSummary:
     metrics: dict = field(default_factory=dict)         # latest value per metric key
     metrics_std: dict = field(default_factory=dict)     # metric -> its std where the evaluation gives one
     metrics_meta: dict = field(default_factory=dict)    # epoch / checkpoint of the latest evaluation
+    metrics_features: dict = field(default_factory=dict)  # metric -> the feature extractor its latest value used
     figures: list = field(default_factory=list)         # [(Path, caption)]
     problems: list = field(default_factory=list)        # what is missing, in words
 
@@ -164,6 +165,11 @@ def latest_metrics(records: list[dict]) -> tuple[dict, dict, dict]:
     return metrics, stds, meta
 
 
+def features_of(records: list[dict]) -> dict:
+    """metric -> the ``features`` (inception, classifier:PATH, ...) of its latest ``ganlab eval`` row."""
+    return {r["metric"]: r.get("features") for r in records if isinstance(r.get("metric"), str) and "value" in r}
+
+
 def evenly(items: list, k: int) -> list:
     if len(items) <= k:
         return list(items)
@@ -211,7 +217,9 @@ def collect_run(path, max_grids: int = 12) -> RunSummary:
     else:
         s.problems.append("no losses.png")
     if rd.eval_path.is_file():
-        s.metrics, s.metrics_std, s.metrics_meta = latest_metrics(read_jsonl(rd.eval_path))
+        records = read_jsonl(rd.eval_path)
+        s.metrics, s.metrics_std, s.metrics_meta = latest_metrics(records)
+        s.metrics_features = features_of(records)
         if not s.metrics:
             s.problems.append("eval.jsonl has no numbers")
     else:

@@ -111,19 +111,30 @@ def fmt_value(v) -> str:
 
 # --------------------------------------------------------------------------- sections
 
+# config sections that only some methods read: elsewhere their values are noise, shown as "-"
+METHOD_SECTIONS = {"info.": ("infogan",), "vae.": ("vae",), "cond.": ("cgan", "acgan")}
+
+
+def applies(key: str, method) -> bool:
+    return next((method in ms for prefix, ms in METHOD_SECTIONS.items() if key.startswith(prefix)), True)
+
+
 def settings_table(runs: list[RunSummary]) -> str:
     keyset = [k for _, k in KEY_SETTINGS]
     labels = dict((k, lab) for lab, k in KEY_SETTINGS)
     extra = sorted({k for r in runs for k in r.non_default} - set(keyset))
     rows = []
     for key in keyset + extra:
-        vals = [r.setting(key) if r.is_run else None for r in runs]
+        vals = [r.setting(key) if r.is_run and applies(key, r.setting("method")) else None for r in runs]
         if key not in extra and all(v is None for v in vals):
             continue  # e.g. train.steps when no run caps the steps
-        differs = len(runs) > 1 and len({repr(v) for v, r in zip(vals, runs) if r.is_run}) > 1
+        used = [v for v, r in zip(vals, runs) if r.is_run and applies(key, r.setting("method"))]
+        if not used:
+            continue
+        differs = len(runs) > 1 and len({repr(v) for v in used}) > 1
         cells = []
         for v, r in zip(vals, runs):
-            nd = key in r.non_default
+            nd = key in r.non_default and applies(key, r.setting("method"))
             cls = ' class="nondefault"' if nd else ""
             cells.append(f"<td{cls}>{esc(fmt_value(v))}</td>")
         name = labels.get(key, key)
@@ -144,12 +155,19 @@ def metrics_table(runs: list[RunSummary]) -> str:
         return '<p class="muted">No run has been evaluated yet (no eval.jsonl): run <code>ganlab eval RUN</code>.</p>'
     known = [k for k in keys if metric_direction(k)]
     keys = known + [k for k in keys if k not in known]
-    best = {}
+    def context(r, k):  # values are comparable only on the same data, image size and feature space
+        return (r.metrics_features.get(k), r.setting("data.source"), r.setting("data.image_size"))
+
+    best = {}  # (metric, context) -> best value, where at least two runs share that context
     for k in keys:
         d = metric_direction(k)
-        vals = [r.metrics[k] for r in runs if k in r.metrics]
-        if d and len(vals) >= 1:
-            best[k] = min(vals) if d == "lower" else max(vals)
+        groups: dict = {}
+        for r in runs:
+            if k in r.metrics:
+                groups.setdefault(context(r, k), []).append(r.metrics[k])
+        for ctx, vals in groups.items():
+            if d and len(vals) > 1:
+                best[k, ctx] = min(vals) if d == "lower" else max(vals)
     head = "".join(f'<th title="{esc(_dir_text(k))}">{esc(k)}{_arrow(k)}</th>' for k in keys)
     rows = []
     for r in runs:
@@ -159,7 +177,7 @@ def metrics_table(runs: list[RunSummary]) -> str:
                 cells.append('<td class="num">-</td>')
                 continue
             v = r.metrics[k]
-            is_best = k in best and v == best[k] and sum(k in x.metrics for x in runs) > 1
+            is_best = best.get((k, context(r, k))) == v
             cls = "num best" if is_best else "num"
             std = f" &plusmn; {esc(fmt_value(r.metrics_std[k]))}" if k in r.metrics_std else ""
             cells.append(f'<td class="{cls}">{esc(fmt_value(v))}{std}{" &#9733;" if is_best else ""}</td>')
@@ -167,7 +185,8 @@ def metrics_table(runs: list[RunSummary]) -> str:
     return (f'<div class="scroll"><table id="metrics"><tr><th>run</th><th>evaluated</th>{head}</tr>'
             f'{"".join(rows)}</table></div>'
             '<p class="muted">Latest value of each metric in eval.jsonl. &#8595; lower is better, &#8593; higher is '
-            'better; &#9733; the best run in the column (when more than one run has it).</p>')
+            'better; &#9733; the best value in the column among runs on the same data and image size, evaluated with '
+            'the same features (a FID in one feature space says nothing about a FID in another).</p>')
 
 
 def _when(meta: dict) -> str:

@@ -134,3 +134,36 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, chromium):
     keep = os.environ.get("GANLAB_REPORT_SCREENSHOT")
     if keep:  # for a person to look at
         shutil.copy(shot, keep)
+
+
+def test_best_marks_compare_only_like_with_like(two_runs, tmp_path):
+    """A FID in one feature space (or on other data) is not compared with another: no star across them."""
+    full, bare = two_runs
+    other = tmp_path / "other"
+    shutil.copytree(bare, other)
+    (other / "eval.jsonl").write_text("")
+    eval_rows(other / "eval.jsonl", [{"metric": "fid", "value": 1.0, "features": "classifier:celeba.pt"}])
+    text = write_report([full, bare, other], tmp_path / "r.html").read_text()
+    metrics = text[text.index('id="metrics"'):text.index("</table>", text.index('id="metrics"'))]
+    assert re.search(r'class="num best">12\.5 &#9733;', metrics)  # full vs bare: same (default) features
+    assert not re.search(r'class="num best">1\.0', metrics)  # other features: alone in its group
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    cfg["data"]["image_size"] = 32
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    eval_rows(other / "eval.jsonl", [{"metric": "fid", "value": 1.0}])  # same features, other image size
+    text = write_report([full, bare, other], tmp_path / "r2.html").read_text()
+    metrics = text[text.index('id="metrics"'):text.index("</table>", text.index('id="metrics"'))]
+    assert re.search(r'class="num best">12\.5 &#9733;', metrics) and not re.search(r'class="num best">1\.0', metrics)
+
+
+def test_settings_of_other_methods_are_not_shown_as_differences(gan_run, tmp_path):
+    """info.* means nothing to a GAN: an InfoGAN beside it differs in its codes, the GAN shows '-' there."""
+    info = tmp_path / "info"
+    info.mkdir()
+    cfg = yaml.safe_load((gan_run / "config.yaml").read_text())
+    cfg["method"], cfg["info"]["categorical"] = "infogan", [10, 10]
+    (info / "config.yaml").write_text(yaml.safe_dump(cfg))
+    text = write_report([gan_run, info], tmp_path / "r.html").read_text()
+    row = re.search(r"<tr[^>]*><th[^>]*>info\.categorical</th>(.*?)</tr>", text)
+    assert row and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1)) == ["-", "[10, 10]"]
+    assert not re.search(r"<tr[^>]*><th[^>]*>vae\.", text)  # neither run is a VAE
