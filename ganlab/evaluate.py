@@ -96,6 +96,8 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
         elif m == "kid":
             size = min(1000, len(rf), len(ff))
             mean, std = M.kid_from_features(rf, ff, subset_size=size, seed=seed)
+            if size == len(rf) == len(ff):
+                std = None  # every "subset" is the whole of both sets: the spread over subsets is 0 by construction
             rows.append({"metric": "kid", "value": mean, "std": std})
         elif m == "is":
             mean, std = M.inception_score(fp, splits=min(10, max(1, len(fp) // 50)))

@@ -225,3 +225,12 @@ def test_condition_accuracy_has_a_shuffled_control():
                                             progress=False)}
     assert rows["cond_acc/digit"]["value"] == 1.0
     assert 0.05 < rows["cond_acc/digit"]["shuffled"] < 0.2
+
+
+def test_kid_gives_no_spread_when_every_subset_is_the_whole_set(classifier, digits16):
+    ext = get_extractor(f"classifier:{classifier[0]}")
+    x = digits16.data
+    (same,) = compute(["kid"], x[:64], x[64:128], ext, progress=False)
+    assert same["std"] is None  # 64 vs 64: each subset of 64 is both whole sets, a std would be 0 by construction
+    (more,) = compute(["kid"], x[:200], x[200:264], ext, progress=False)
+    assert more["std"] is not None and more["std"] > 0  # real subsets of 64 from 200 do vary
