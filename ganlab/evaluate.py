@@ -130,8 +130,12 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
             # that ignored its tags would get, given this classifier's bias and the tags' frequencies.
             perm = torch.randperm(len(fake), generator=torch.Generator().manual_seed(seed))
             shuffled = M.condition_accuracy({a: pred[a] for a in common}, {a: c[perm] for a, c in common.items()})
+            value_names = getattr(getattr(extractor, "model", None), "config", {}).get("attributes", {})
             for name, acc in M.condition_accuracy({a: pred[a] for a in common}, common).items():
-                rows.append({"metric": f"cond_acc/{name}", "value": acc, "shuffled": shuffled[name]})
+                row = {"metric": f"cond_acc/{name}", "value": acc, "shuffled": shuffled[name]}
+                if name in common:  # which asked values are read back, and which are not
+                    row["per_value"] = per_value_accuracy(pred[name], common[name], value_names.get(name))
+                rows.append(row)
         elif m == "stacked_modes":
             rows.extend(stacked_modes(fake, extractor))
         elif m == "toy":
@@ -140,6 +144,17 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
             rows.append({"metric": "toy/high_quality", "value": r["high_quality_fraction"]})
             rows.append({"metric": "toy/reverse_kl", "value": r["reverse_kl"]})
     return rows
+
+
+def per_value_accuracy(pred: torch.Tensor, asked: torch.Tensor, names: list | None = None) -> dict:
+    """Asked value (its name where known) -> the share of samples asking for it whose prediction matches."""
+    pred = pred.argmax(1) if pred.dim() == 2 else pred
+    out = {}
+    for code in sorted(set(asked.tolist())):
+        sel = asked == code
+        label = str(names[code]) if names is not None and code < len(names) else str(code)
+        out[label] = float((pred[sel].cpu() == code).float().mean())
+    return out
 
 
 def stacked_modes(fake: torch.Tensor, extractor) -> list[dict]:
@@ -257,6 +272,10 @@ def format_table(rows: list[dict]) -> str:
         if r["metric"] == "w_critic":
             notes.append(f"{r['steps']} critic steps, seed {r['seed']}: compare only at equal budget and seed")
         lines.append(f"{r['metric']:<22} {r['value']:>12.5g} {std:>10}  {'; '.join(notes)}")
+    for r in rows:
+        if r.get("per_value"):
+            lines.append(f"{r['metric']} per asked value: "
+                         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["per_value"].items(), key=lambda kv: -kv[1])))
     head = rows[0] if rows else {}
     lines.append(f"n={head.get('n')} generated vs {head.get('n_real')} real; features: {head.get('features')}")
     return "\n".join(lines)

@@ -225,6 +225,15 @@ def test_condition_accuracy_has_a_shuffled_control():
                                             progress=False)}
     assert rows["cond_acc/digit"]["value"] == 1.0
     assert 0.05 < rows["cond_acc/digit"]["shuffled"] < 0.2
+    assert rows["cond_acc/digit"]["per_value"] == {str(d): 1.0 for d in range(10)}
+
+
+def test_condition_accuracy_per_asked_value():
+    from ganlab.evaluate import per_value_accuracy
+    asked = torch.tensor([0, 0, 1, 1, 2, 2])
+    pred = torch.tensor([0, 0, 1, 0, 0, 0])  # value 0 always read back, 1 half the time, 2 never
+    assert per_value_accuracy(pred, asked, ["red", "blue", "green"]) == {"red": 1.0, "blue": 0.5, "green": 0.0}
+    assert per_value_accuracy(torch.nn.functional.one_hot(pred, 3).float(), asked) == {"0": 1.0, "1": 0.5, "2": 0.0}
 
 
 def test_kid_gives_no_spread_when_every_subset_is_the_whole_set(classifier, digits16):
