@@ -86,6 +86,8 @@ class Trainer:
             for m in self.method.modules().values():
                 m.to(memory_format=torch.channels_last)
         self.data = dataset.data.to(self.device)
+        if self.channels_last:  # once here: rows indexed out of an NHWC tensor stay NHWC, so batches need no copy
+            self.data = self.data.contiguous(memory_format=torch.channels_last)
         self.codes = {name: a.codes.to(self.device) for name, a in dataset.attributes.items()}
         self.train_index = self.method.training_indices(len(dataset))
         if self.train_index is not None:
@@ -114,8 +116,6 @@ class Trainer:
         if self.dataset.kind == "images":
             from ganlab.data import to_float
             x = to_float(x, self.cfg.model.output)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
         return Batch(x, {k: v[idx] for k, v in self.codes.items()})
 
     # ------------------------------------------------------------------------------------ state
