@@ -35,12 +35,15 @@ from ganlab.explore.common import (
 )
 
 
-def _columns(g, n, seed, fixed: dict, name: str, values: list) -> tuple[list[dict], list[torch.Tensor]]:
+def _columns(g, n, seed, fixed: dict, name: str, values: list, z=None) -> tuple[list[dict], list[torch.Tensor]]:
+    """Inputs and images for every value of ``name``, all at the same noise: ``z`` when given, else the first
+    column's (a method may draw its noise after the conditions, so the seed alone does not fix it)."""
     inputs, images = [], []
     for v in values:
         inp = method_inputs(g, n, seed, {**fixed, name: v})
-        if inputs and "z" in inp and not torch.equal(inp["z"], inputs[0]["z"]):
-            inp["z"] = inputs[0]["z"]  # a method that draws the noise after the conditions: keep it fixed anyway
+        if "z" in inp:
+            z = inp["z"] if z is None else z
+            inp["z"] = z
         inputs.append(inp)
         images.append(generate(g, inp))
     return inputs, images
@@ -122,15 +125,10 @@ def pair_view(g, attribute, rows_attr, seed, cond_text, out, log) -> dict:
         raise ExploreError(f"--cond fixes {', '.join(clash)}, which the grid varies; drop it from --cond")
     row_values, col_values = list(cond.values[rows_attr]), list(cond.values[attribute])
     z0, rows = None, []
-    for rv in row_values:
-        images = []
-        for cv in col_values:
-            inp = method_inputs(g, 1, seed, {**fixed, rows_attr: rv, attribute: cv})
-            if "z" in inp:
-                z0 = inp["z"] if z0 is None else z0
-                inp["z"] = z0  # the same noise in every cell, whatever order a method draws its inputs in
-            images.append(generate(g, inp)[0])
-        rows.append(torch.stack(images))
+    for rv in row_values:  # each row: _columns over the column values, at the first row's noise
+        inputs, images = _columns(g, 1, seed, {**fixed, rows_attr: rv}, attribute, col_values, z=z0)
+        z0 = inputs[0].get("z")
+        rows.append(torch.cat(images))
     name = f"conditional-{safe_name(rows_attr)}-x-{safe_name(attribute)}"
     png, js = figure_paths(g, name, out)
     title = (f"{g.run.path.name}: {rows_attr} (rows) x {attribute} (columns) at one noise vector"
