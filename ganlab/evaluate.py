@@ -130,7 +130,7 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
             # that ignored its tags would get, given this classifier's bias and the tags' frequencies.
             perm = torch.randperm(len(fake), generator=torch.Generator().manual_seed(seed))
             shuffled = M.condition_accuracy({a: pred[a] for a in common}, {a: c[perm] for a, c in common.items()})
-            value_names = getattr(getattr(extractor, "model", None), "config", {}).get("attributes", {})
+            value_names = extractor.model.attributes if hasattr(extractor, "model") else {}
             for name, acc in M.condition_accuracy({a: pred[a] for a in common}, common).items():
                 row = {"metric": f"cond_acc/{name}", "value": acc, "shuffled": shuffled[name]}
                 if name in common:  # which asked values are read back, and which are not

@@ -227,6 +227,12 @@ def test_condition_accuracy_has_a_shuffled_control():
     assert 0.05 < rows["cond_acc/digit"]["shuffled"] < 0.2
     assert rows["cond_acc/digit"]["per_value"] == {str(d): 1.0 for d in range(10)}
 
+    class NamedReader(Reader):  # a classifier that knows its value names: per_value is keyed by them
+        model = type("M", (), {"attributes": {"digit": [f"d{i}" for i in range(10)]}})()
+
+    (row, *_) = compute(["cond_acc"], fake, fake, NamedReader(), requested={"digit": asked}, progress=False)
+    assert row["per_value"] == {f"d{i}": 1.0 for i in range(10)}
+
 
 def test_condition_accuracy_per_asked_value():
     from ganlab.evaluate import per_value_accuracy
