@@ -7,6 +7,19 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
+class GivenFeatures(torch.nn.Module):
+    """A 'feature extractor' for torchmetrics' FID/KID/IS that returns its input: the inputs are the features,
+    so torchmetrics and ganlab can be compared on the same numbers."""
+
+    def __init__(self, num_features: int | None = None):
+        super().__init__()
+        if num_features is not None:
+            self.num_features = num_features  # FID asks for it
+
+    def forward(self, x):
+        return x
+
+
 def shared_data() -> Path | None:
     """../shared/data beside the repository (or $GANLAB_SHARED_DATA), or None when absent."""
     p = Path(os.environ.get("GANLAB_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ganlab.metrics.fid import feature_stats, fid_from_features, frechet_distance
+from tests.conftest import GivenFeatures
 
 
 def _random_spd(rng, d, scale=1.0):
@@ -100,23 +101,12 @@ def _features(seed=5, n=400, d=48):
     return real, fake
 
 
-class _GivenFeatures(torch.nn.Module):
-    """A 'feature extractor' for torchmetrics that returns its input: the features are the input."""
-
-    def __init__(self, d):
-        super().__init__()
-        self.num_features = d
-
-    def forward(self, x):
-        return x
-
-
 def test_matches_torchmetrics_fid_on_same_features():
     pytest.importorskip("torchmetrics")
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     real, fake = _features()
-    metric = FrechetInceptionDistance(feature=_GivenFeatures(real.shape[1]))
+    metric = FrechetInceptionDistance(feature=GivenFeatures(real.shape[1]))
     metric.update(real, real=True)
     metric.update(fake, real=False)
     reference = float(metric.compute())
@@ -127,7 +117,10 @@ def test_matches_torchmetrics_fid_on_same_features():
 
 def test_matches_torch_fidelity_fid_on_same_features():
     pytest.importorskip("torch_fidelity")
-    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_fid import (
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
 
     real, fake = _features(seed=6)
     st_real, st_fake = fid_features_to_statistics(real), fid_features_to_statistics(fake)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ganlab.metrics.inception_score import inception_score
+from tests.conftest import GivenFeatures
 
 
 def _logits(n=200, k=10, seed=0, sharpness=3.0):
@@ -61,11 +62,6 @@ def test_matches_torch_fidelity_without_shuffle():
     assert std == pytest.approx(ref["inception_score_std"], rel=1e-4)
 
 
-class _GivenFeatures(torch.nn.Module):
-    def forward(self, x):
-        return x
-
-
 def test_matches_torchmetrics_with_its_permutation():
     # torchmetrics shuffles with torch.randperm and reports the unbiased std; reproduce the
     # permutation through the seed and rescale the std.
@@ -73,7 +69,7 @@ def test_matches_torchmetrics_with_its_permutation():
     from torchmetrics.image.inception import InceptionScore
 
     logits = _logits(n=300, k=15, seed=2)
-    metric = InceptionScore(feature=_GivenFeatures(), splits=10)
+    metric = InceptionScore(feature=GivenFeatures(), splits=10)
     metric.update(logits)
     torch.manual_seed(1234)
     ref_mean, ref_std = metric.compute()
