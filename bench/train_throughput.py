@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ganlab.config import load_config  # noqa: E402
+from ganlab.experiment import load_experiment  # noqa: E402
 from ganlab.methods import Batch, DataInfo, build_method  # noqa: E402
 
 
@@ -110,7 +110,7 @@ class GanlabLoop:
 
     def __init__(self, cfg, device, tmp: Path):
         from ganlab.data import load_dataset
-        from ganlab.rundir import RunDir
+        from ganlab.runs.folder import RunDir
         from ganlab.train import Trainer
         t = time.perf_counter()
         dataset = load_dataset(cfg.data, progress=True)
@@ -162,7 +162,7 @@ def main():
         sys.exit(f"bench: no data at {args.data} (give --data a folder of images)")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    cfg = load_config(None, ["train.progress=false", "train.tensorboard=false", "train.log_every=50"],
+    cfg = load_experiment(None, ["train.progress=false", "train.tensorboard=false", "train.log_every=50"],
                       {"data.source": args.data, "data.image_size": args.image_size,
                        "train.batch_size": args.batch_size, "model.g_width": args.width,
                        "model.d_width": args.width, "train.device": str(device)})

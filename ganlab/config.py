@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,9 +19,7 @@ from typing import Any, Optional
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A recipe, override or flag that cannot be used, with the reason."""
+from ganlab.errors import ConfigError
 
 
 def opt(default, choices=None, min=None, help: str = ""):  # noqa: A002 - mirrors the meaning
@@ -31,7 +30,9 @@ def opt(default, choices=None, min=None, help: str = ""):  # noqa: A002 - mirror
 
 
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128)
-DATA_FORMATS = ("auto", "digits", "folder", "csv", "celeba", "mnist", "stacked-mnist", "ring8", "grid25")
+POINT_SETS = ("ring8", "grid25")  # the built-in 2-D mixtures (ganlab.data.toy makes them)
+# every value data.format takes; ganlab.data reads each of them (auto detects one of the others)
+DATA_FORMATS = ("auto", "digits", "folder", "csv", "celeba", "mnist", "stacked-mnist") + POINT_SETS
 
 
 @dataclass
@@ -43,6 +44,10 @@ class DataConfig:
     channels: Optional[int] = opt(None, choices=(None, 1, 3), help="1 = grey, 3 = RGB; default depends on the data")
     limit: Optional[int] = opt(None, min=1, help="use only the first N images (quick experiments, tests)")
     cache_dir: Optional[str] = opt(None, help="where decoded data sets are cached (default ~/.cache/ganlab)")
+
+    def is_points(self) -> bool:
+        """2-D points (a built-in mixture) rather than images."""
+        return self.format in POINT_SETS or (self.format == "auto" and self.source in POINT_SETS)
 
 
 @dataclass
@@ -97,6 +102,10 @@ class TrainConfig:
     n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid written every epoch")
     tensorboard: bool = opt(True)
     progress: bool = opt(True, help="show a progress bar")
+
+    def reached(self, epoch: int, g_steps: int) -> bool:
+        """Whether a run at ``epoch`` (completed epochs) after ``g_steps`` generator steps has done its plan."""
+        return epoch >= self.epochs or (self.steps is not None and g_steps >= self.steps)
 
 
 @dataclass
@@ -178,6 +187,27 @@ class Config:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# the command line's training flags (ganlab train, ganlab sweep): flag name -> the config key it sets
+TRAIN_FLAGS = {
+    "data": "data.source", "format": "data.format", "labels": "data.labels", "image_size": "data.image_size",
+    "channels": "data.channels", "limit": "data.limit", "batch_size": "train.batch_size",
+    "epochs": "train.epochs", "steps": "train.steps", "latent_dim": "model.latent_dim", "seed": "train.seed",
+    "device": "train.device",
+}
+DEFAULT_RECIPE = "dcgan"
+
+
+def flatten(d: dict, prefix: str = "", sep: str = ".") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested keys joined with ``sep``."""
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 # --------------------------------------------------------------------------- setting values
@@ -264,17 +294,29 @@ def set_value(cfg, dotted: str, value: Any) -> None:
             continue
         if i != len(parts) - 1:
             raise ConfigError(f"'{'.'.join(parts[:i + 1])}' is a value, not a section, so '{dotted}' does not exist")
-        v = _coerce(value, tp, dotted)
-        meta = f.metadata
-        choices = meta.get("choices")
-        if choices is not None and v not in choices:
-            allowed = ", ".join("null" if c is None else str(c) for c in choices)
-            raise ConfigError(f"{dotted}: {value!r} is not allowed; choose one of: {allowed}")
-        lo = meta.get("min")
-        if lo is not None and v is not None and v < lo:
-            raise ConfigError(f"{dotted}: {value!r} is too small; it must be at least {lo}")
-        setattr(obj, part, v)
+        setattr(obj, part, check_value(f, tp, value, dotted))
         return
+
+
+def check_value(f: dataclasses.Field, tp, value: Any, dotted: str):
+    """``value`` for field ``f`` (annotation ``tp``) after the type, choice and minimum checks."""
+    v = _coerce(value, tp, dotted)
+    choices = f.metadata.get("choices")
+    if choices is not None and v not in choices:
+        allowed = ", ".join("null" if c is None else str(c) for c in choices)
+        raise ConfigError(f"{dotted}: {value!r} is not allowed; choose one of: {allowed}")
+    lo = f.metadata.get("min")
+    if lo is not None and v is not None and v < lo:
+        raise ConfigError(f"{dotted}: {value!r} is too small; it must be at least {lo}")
+    return v
+
+
+def check_section(obj, where: str) -> None:
+    """Apply the checks of ``set_value`` to every value of a section built directly (``DataConfig(...)``)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        if not dataclasses.is_dataclass(hints[f.name]):
+            check_value(f, hints[f.name], getattr(obj, f.name), f"{where}.{f.name}")
 
 
 def apply_dict(cfg: Config, d: dict, source: str = "recipe") -> None:
@@ -335,13 +377,40 @@ def read_yaml(path: Path) -> dict:
     return d
 
 
-def load_config(recipe: Optional[str] = None, overrides: Optional[list[str]] = None,
-                values: Optional[dict[str, Any]] = None) -> Config:
-    """Defaults <- recipe <- ``values`` (dotted keys from flags) <- ``--set`` overrides, then validated."""
+DATA_ROOT_VAR = "GANLAB_DATA"
+
+
+def data_root() -> Path:
+    """Where recipes find their data sets: ``$GANLAB_DATA``, else ``shared/data`` beside the checkout that
+    holds this package (a development checkout). Recipes name their data as ``$GANLAB_DATA/celeba-10k``, so
+    they resolve the same from any working directory."""
+    env = os.environ.get(DATA_ROOT_VAR)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def resolve_data_paths(d: dict) -> dict:
+    """A recipe's ``data.source`` / ``data.labels`` with ``$GANLAB_DATA`` replaced by ``data_root()``."""
+    data = d.get("data")
+    if not isinstance(data, dict):
+        return d
+    data = dict(data)
+    for key in ("source", "labels"):
+        v = data.get(key)
+        if isinstance(v, str) and v.startswith(("$" + DATA_ROOT_VAR, "${" + DATA_ROOT_VAR + "}")):
+            rest = v.split("}", 1)[1] if v.startswith("${") else v[len(DATA_ROOT_VAR) + 1:]
+            data[key] = str(data_root()) + rest
+    return {**d, "data": data}
+
+
+def build_config(recipe: Optional[str] = None, overrides: Optional[list[str]] = None,
+                 values: Optional[dict[str, Any]] = None) -> Config:
+    """Defaults <- recipe <- ``values`` (dotted keys from flags) <- ``--set`` overrides, with the checks of
+    this module (keys, values, combinations of the core sections). ``ganlab.experiment.load_experiment``
+    adds the checks of the chosen method and metrics: use that one to get a config to train."""
     cfg = Config()
     if recipe is not None:
         path = recipe_path(recipe)
-        apply_dict(cfg, read_yaml(path), source=str(path))
+        apply_dict(cfg, resolve_data_paths(read_yaml(path)), source=str(path))
         cfg.recipe = path.stem
     for key, value in (values or {}).items():
         set_value(cfg, key, value)
@@ -355,6 +424,7 @@ def load_config(recipe: Optional[str] = None, overrides: Optional[list[str]] = N
 
 
 def config_from_dict(d: dict) -> Config:
+    """A config from its dictionary (a run's config.yaml), checked like ``build_config``."""
     cfg = Config()
     apply_dict(cfg, d, source="config")
     return validate(cfg)
@@ -363,11 +433,9 @@ def config_from_dict(d: dict) -> Config:
 # --------------------------------------------------------------------------- consistency
 
 def validate(cfg: Config) -> Config:
-    """Refuse options that do not fit together and fill in defaults that depend on other options."""
-    from ganlab.methods import METHODS  # late import: methods import this module
-
-    if cfg.method not in METHODS:
-        raise ConfigError(f"method: {cfg.method!r} is not a known method; choose one of: {', '.join(sorted(METHODS))}")
+    """Refuse options of the core sections that do not fit together and fill in defaults that depend on other
+    options. The method's and the metrics' own checks run in ``ganlab.experiment``, where their registries
+    are."""
     obj = cfg.objective
     if obj.clip is not None and obj.loss not in ("wgan", "wgan-gp"):
         raise ConfigError(
@@ -394,17 +462,6 @@ def validate(cfg: Config) -> Config:
         if len(b) != 2 or not all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b):
             raise ConfigError(f"optim.{name}: expected two numbers in [0, 1), got {b!r}")
         setattr(cfg.optim, name, [float(x) for x in b])
-    toy = cfg.data.format in ("ring8", "grid25") or (cfg.data.format == "auto" and cfg.data.source in ("ring8", "grid25"))
-    if toy and cfg.model.arch != "mlp":
+    if cfg.data.is_points() and cfg.model.arch != "mlp":
         raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
-    if cfg.eval.every is not None:
-        from ganlab.evaluate import ALL_METRICS, ROWS, metric_of_row
-        bad = [m for m in cfg.eval.metrics if m not in ALL_METRICS]
-        if bad or not cfg.eval.metrics:
-            raise ConfigError(f"eval.metrics: {bad or 'empty'}; choose from: {', '.join(ALL_METRICS)}")
-        if cfg.eval.best is not None and metric_of_row(cfg.eval.best) not in cfg.eval.metrics:
-            allowed = [r for m in cfg.eval.metrics for r in (m, *ROWS.get(m, ()))]
-            raise ConfigError(f"eval.best={cfg.eval.best} is not computed by eval.metrics {cfg.eval.metrics}; "
-                              f"choose from: {', '.join(dict.fromkeys(allowed))}")
-    METHODS[cfg.method].validate(cfg)
     return cfg

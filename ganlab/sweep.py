@@ -5,8 +5,8 @@
 
 Each combination is its own run folder under ``--out``, named by the varied values
 (``upsample=nearest,n_gen=2``; the full key where two grid keys end alike). Every combination's config
-is built and validated with ``load_config`` before any run starts, so a bad key or value stops the sweep
-with the config error. Then each run is trained in a subprocess (``python -m ganlab.cli train``), one
+is built and validated with ``load_experiment`` before any run starts, so a bad key or value stops the sweep
+with the config error. Then each run is trained in a subprocess (``python -m ganlab train``), one
 after another or ``--jobs N`` at a time:
 
 - a run whose latest checkpoint already reached the planned epochs (or ``train.steps``) is skipped;
@@ -19,7 +19,6 @@ goes to ``--out/logs/NAME.log``.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -34,13 +33,10 @@ from pathlib import Path
 import yaml
 
 # TRAIN_FLAGS: the training flags a sweep passes on to every run, flag -> config key (as 'ganlab train')
-from ganlab.cli import TRAIN_FLAGS, UserError
-from ganlab.config import ConfigError, load_config, parse_override
-
-
-class SweepError(UserError, ConfigError):
-    """A sweep that cannot run, with the reason (a ConfigError too, so that ``python -m ganlab.cli`` prints
-    it as one line: there cli.py is ``__main__`` and its UserError another class)."""
+from ganlab.config import TRAIN_FLAGS, parse_override
+from ganlab.errors import ConfigError, RunError
+from ganlab.experiment import check_resume_config, load_experiment
+from ganlab.runs.folder import RunDir
 
 
 @dataclass
@@ -81,20 +77,20 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
     grid, seen = [], set()
     for spec in specs:
         if "=" not in spec:
-            raise SweepError(f"--grid {spec!r}: expected KEY=V1,V2,..., e.g. model.upsample=deconv,nearest")
+            raise ConfigError(f"--grid {spec!r}: expected KEY=V1,V2,..., e.g. model.upsample=deconv,nearest")
         key, values = spec.split("=", 1)
         key = key.strip()
         vals = split_values(values)
         if not key or not vals or any(v == "" for v in vals):
-            raise SweepError(f"--grid {spec!r}: expected KEY=V1,V2,... with no empty values")
+            raise ConfigError(f"--grid {spec!r}: expected KEY=V1,V2,... with no empty values")
         if key in seen:
-            raise SweepError(f"--grid {key} is given twice; list all its values in one --grid")
+            raise ConfigError(f"--grid {key} is given twice; list all its values in one --grid")
         if len(set(vals)) != len(vals):
-            raise SweepError(f"--grid {spec!r}: a value is listed twice")
+            raise ConfigError(f"--grid {spec!r}: a value is listed twice")
         seen.add(key)
         grid.append((key, vals))
     if not grid:
-        raise SweepError("give at least one --grid KEY=V1,V2,...")
+        raise ConfigError("give at least one --grid KEY=V1,V2,...")
     return grid
 
 
@@ -110,56 +106,49 @@ def run_name(point: list[tuple[str, str]], names: dict[str, str]) -> str:
 
 
 def plan(recipe: str, grid: list[tuple[str, list[str]]], sets: list[str], values: dict, out: Path) -> list[Job]:
-    """One validated Job per combination; raises ConfigError / SweepError before anything runs."""
+    """One validated Job per combination; raises ConfigError / ConfigError before anything runs."""
     set_keys = {parse_override(s)[0] for s in sets}
     for key, _ in grid:
         if key in set_keys:
-            raise SweepError(f"{key} is both in --grid and in --set; drop one")
+            raise ConfigError(f"{key} is both in --grid and in --set; drop one")
         if key in values:
             flag = next(f for f, k in TRAIN_FLAGS.items() if k == key)
-            raise SweepError(f"{key} is both in --grid and given by --{flag.replace('_', '-')}; drop one")
+            raise ConfigError(f"{key} is both in --grid and given by --{flag.replace('_', '-')}; drop one")
     names = short_names([k for k, _ in grid])
     jobs = []
     for combo in itertools.product(*[[(k, v) for v in vals] for k, vals in grid]):
         overrides = [f"{k}={v}" for k, v in combo]
         name = run_name(list(combo), names)
         try:
-            cfg = load_config(recipe, list(sets) + overrides, values)
+            cfg = load_experiment(recipe, list(sets) + overrides, values)
         except ConfigError as e:
             raise ConfigError(f"sweep point {name}: {e}") from None
         jobs.append(Job(name, overrides, out / name, cfg))
     if len({j.name for j in jobs}) != len(jobs):
-        raise SweepError("two grid points get the same folder name; make the values distinct")
+        raise ConfigError("two grid points get the same folder name; make the values distinct")
     return jobs
 
 
 # --------------------------------------------------------------------------- what each run folder holds
 
-def planned_done(cfg, epoch: int, g_steps: int) -> bool:
-    steps = cfg.train.steps
-    return epoch >= cfg.train.epochs or (steps is not None and g_steps >= steps)
-
-
 def inspect(job: Job) -> None:
-    """Set ``job.state`` from what its folder holds; raise SweepError for a folder we must not touch."""
-    from ganlab.rundir import RunDir, RunError
-    from ganlab.train.loop import check_resume_config
+    """Set ``job.state`` from what its folder holds; raise ConfigError for a folder we must not touch."""
     rd = RunDir(job.path)
     if not rd.path.exists() or not any(rd.path.iterdir()):
         job.state = "new"
         return
     if not rd.is_run():
-        raise SweepError(f"{rd.path} exists and is not a ganlab run folder; move it away or choose another --out")
+        raise ConfigError(f"{rd.path} exists and is not a ganlab run folder; move it away or choose another --out")
     try:
         old = yaml.safe_load(rd.config_path.read_text()) or {}
         check_resume_config(old, job.cfg.to_dict())
     except RunError as e:
-        raise SweepError(f"{rd.path} holds a run with another config, so the sweep cannot continue it: {e}. "
+        raise ConfigError(f"{rd.path} holds a run with another config, so the sweep cannot continue it: {e}. "
                          "Choose another --out") from None
     ckpts = list(rd.checkpoints.glob("*.pt")) if rd.checkpoints.is_dir() else []
     if not rd.latest.is_file():
         if ckpts:
-            raise SweepError(f"{rd.path} has checkpoints but no latest.pt; continue it by hand or move it away")
+            raise ConfigError(f"{rd.path} has checkpoints but no latest.pt; continue it by hand or move it away")
         job.state, job.detail = "restart", "stopped before its first checkpoint"
         return
     import torch
@@ -167,14 +156,14 @@ def inspect(job: Job) -> None:
     epoch = int(state.get("epoch", 0))
     g_steps = int(state.get("method_state", {}).get("g_steps", 0))
     job.extra = {"epoch": epoch, "g_steps": g_steps}
-    if planned_done(job.cfg, epoch, g_steps):
+    if job.cfg.train.reached(epoch, g_steps):
         job.state, job.detail = "done", f"finished (epoch {epoch}, {g_steps} G steps)"
     else:
         job.state, job.detail = "resume", f"interrupted at epoch {epoch}, {g_steps} G steps"
 
 
 def train_command(job: Job, recipe: str, sets: list[str], flags: dict) -> list[str]:
-    cmd = [sys.executable, "-m", "ganlab.cli", "train"]
+    cmd = [sys.executable, "-m", "ganlab", "train"]
     if job.state == "resume":
         cmd += ["--resume", str(job.path), "--epochs", str(job.cfg.train.epochs)]
         if job.cfg.train.steps is not None:
@@ -259,9 +248,9 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     sets, flags = list(sets or []), dict(flags or {})
     unknown = sorted(set(flags) - set(TRAIN_FLAGS))
     if unknown:
-        raise SweepError(f"unknown training flag(s): {', '.join(unknown)}")
+        raise ConfigError(f"unknown training flag(s): {', '.join(unknown)}")
     if jobs < 1:
-        raise SweepError(f"--jobs {jobs}: give at least 1")
+        raise ConfigError(f"--jobs {jobs}: give at least 1")
     grid = parse_grid(grid_specs)
     values = {TRAIN_FLAGS[f]: v for f, v in flags.items()}
     out = Path(out) if out else Path("runs") / f"sweep-{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -281,7 +270,7 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise SweepError(f"cannot create {out}: {e.strerror or e}") from None
+        raise ConfigError(f"cannot create {out}: {e.strerror or e}") from None
     summary = {"recipe": recipe, "grid": {k: v for k, v in grid}, "set": sets, "flags": flags, "out": str(out),
                "jobs": jobs, "runs": [_job_record(j) for j in all_jobs]}
     (out / "sweep.json").write_text(json.dumps(summary, indent=1))
@@ -302,7 +291,7 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     summary["failed"] = failed
     (out / "sweep.json").write_text(json.dumps(summary, indent=1))
     if failed:
-        raise SweepError(f"{len(failed)} of {n_total} runs failed: {', '.join(failed)}"
+        raise ConfigError(f"{len(failed)} of {n_total} runs failed: {', '.join(failed)}"
                          + (f" (logs in {out / 'logs'})" if jobs > 1 else ""))
     return summary
 
@@ -315,30 +304,3 @@ def _job_record(j: Job) -> dict:
 def _quote(s: str) -> str:
     import shlex
     return shlex.quote(s)
-
-
-# --------------------------------------------------------------------------- command line
-
-def add_parser(sub) -> None:
-    from ganlab.cli import _add_train_flags
-    p = sub.add_parser("sweep", help="train every combination of a grid of config values, then write a report")
-    p.add_argument("recipe_arg", metavar="RECIPE", help="a recipe name or YAML path")
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", required=True,
-                   help="a config key and the values to try (repeatable; the sweep runs every combination)")
-    _add_train_flags(p)
-    for action in p._actions:  # the recipe is the positional argument here
-        if action.dest == "recipe":
-            action.help = argparse.SUPPRESS
-    p.add_argument("--out", help="folder for the runs, the report and sweep.json (default runs/sweep-RECIPE-TIME)")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained at the same time (default 1)")
-    p.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
-    p.add_argument("--dry-run", action="store_true", help="validate, show what would run, run nothing")
-    p.set_defaults(func=cmd)
-
-
-def cmd(args) -> int:
-    if args.recipe:
-        raise SweepError("give the recipe as the first argument (ganlab sweep RECIPE ...), not with --recipe")
-    flags = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f, None) is not None}
-    sweep(args.recipe_arg, args.grid, args.set, flags, args.out, args.jobs, not args.no_report, args.dry_run)
-    return 0

@@ -53,10 +53,10 @@ def one_thread():
 
 def tiny_config(**values):
     """A config for runs that finish in about a second: 16x16 digits, thin networks."""
-    from ganlab.config import load_config
+    from ganlab.experiment import load_experiment
     base = {"data.source": "digits", "data.image_size": 16, "data.limit": 128, "model.g_width": 8,
             "model.d_width": 8, "model.latent_dim": 16, "train.batch_size": 32, "train.epochs": 2,
             "train.progress": False, "train.tensorboard": False, "train.log_every": 2, "train.n_samples": 16}
     base.update(values)
     overrides = [f"{k}={v}" for k, v in base.items() if k.startswith("__")]
-    return load_config("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})
+    return load_experiment("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})

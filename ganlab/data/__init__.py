@@ -5,9 +5,10 @@ digits and 2-D toy mixtures, decoded once to uint8 tensors and cached on disk.
     ds = load_dataset(cfg.data)          # Dataset: .data, .kind, .attributes, .files, .name
     x = to_float(ds.data[:64], "tanh")   # float in [-1, 1] for a tanh generator
 """
-from .dataset import Attribute, Dataset, DataError
+
+from .dataset import Attribute, Dataset
 from .loader import load_dataset
-from .scaling import from_float, to_float
+from .scaling import from_float, from_unit, to_float
 from .sources import detect_format
 
-__all__ = ["Attribute", "Dataset", "DataError", "load_dataset", "detect_format", "to_float", "from_float"]
+__all__ = ["Attribute", "Dataset", "load_dataset", "detect_format", "to_float", "from_float", "from_unit"]

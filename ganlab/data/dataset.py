@@ -6,9 +6,7 @@ from typing import Optional
 
 import torch
 
-
-class DataError(ValueError):
-    """Data that cannot be used: the message names the file, key or value and what is allowed."""
+from ganlab.errors import DataError
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from .dataset import DataError
+from ganlab.errors import DataError
 
 UBYTE = 0x08
 

@@ -7,31 +7,23 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ganlab.config import DATA_FORMATS, SUPPORTED_IMAGE_SIZES, DataConfig
+from ganlab.config import POINT_SETS, DataConfig, check_section
+from ganlab.errors import ConfigError, DataError
 
 from . import cache, images
-from .dataset import Attribute, Dataset, DataError
+from .dataset import Attribute, Dataset
 from .sources import Source, detect_format, open_source, read_digits
-from .toy import TOY_SETS, make_toy
+from .toy import make_toy
 
 _SHOW = 5
 
 
-def _check_options(cfg: DataConfig) -> tuple[Optional[int], Optional[int]]:
-    limit = cfg.limit
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataError(f"data.limit: {limit!r} is not allowed; give a whole number of at least 1, or null for all")
-    channels = cfg.channels
-    if channels not in (None, 1, 3):
-        raise DataError(f"data.channels: {channels!r} is not allowed; choose one of: null, 1, 3")
-    return limit, channels
-
-
-def _check_size(size) -> int:
-    if size not in SUPPORTED_IMAGE_SIZES or isinstance(size, bool):
-        raise DataError(f"data.image_size: {size!r} is not supported; choose one of: "
-                        f"{', '.join(map(str, SUPPORTED_IMAGE_SIZES))}")
-    return int(size)
+def _checked(cfg: DataConfig) -> None:
+    """The value checks every data setting gets from the config, also for a DataConfig built directly."""
+    try:
+        check_section(cfg, "data")
+    except ConfigError as e:
+        raise DataError(str(e)) from None
 
 
 def _attributes(raw: list[tuple[str, list[str], np.ndarray]]) -> dict[str, Attribute]:
@@ -90,17 +82,15 @@ def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
     Decoded images are cached on disk (see ganlab.data.cache), so a second load decodes nothing.
     Raises DataError for anything in the data or the config that cannot be used.
     """
-    fmt = cfg.format or "auto"
-    if fmt not in DATA_FORMATS:
-        raise DataError(f"data.format: {fmt!r} is not allowed; choose one of: {', '.join(DATA_FORMATS)}")
-    limit, channels = _check_options(cfg)
+    _checked(cfg)
+    fmt, limit, channels = cfg.format, cfg.limit, cfg.channels
     labels = cfg.labels if cfg.labels is not None and str(cfg.labels).strip() else None
     if fmt == "auto":
         fmt = detect_format(cfg.source, labels)
     if labels is not None and fmt != "csv":
         raise DataError(f"data.labels is only read with format csv, but the format is {fmt}; "
                         "drop data.labels or set data.format=csv")
-    if fmt in TOY_SETS:
+    if fmt in POINT_SETS:
         return make_toy(fmt, limit)
     if fmt == "stacked-mnist":  # three grey digits as R, G, B: 1,000 modes
         from dataclasses import replace
@@ -111,7 +101,7 @@ def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
         base_fmt = "digits" if cfg.source == "digits" else "mnist"
         base = load_dataset(replace(cfg, format=base_fmt, channels=1, limit=None), progress)
         return stack_digits(base, limit)
-    size = _check_size(cfg.image_size)
+    size = cfg.image_size
     if fmt == "digits":
         return _load_digits(size, channels or 1, limit, progress)
 

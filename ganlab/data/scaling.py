@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .dataset import DataError
+from ganlab.errors import DataError
 
 OUTPUTS = ("tanh", "sigmoid", "none")
 
@@ -31,3 +31,9 @@ def from_float(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:
     y = (y + 1.0) * 127.5 if output == "tanh" else y * 255.0
     y = torch.nan_to_num(y, nan=0.0, posinf=255.0, neginf=0.0)
     return y.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def from_unit(x01: torch.Tensor, output: str = "tanh") -> torch.Tensor:
+    """[0, 1] float images -> the scale the networks see ([-1, 1] for tanh): the inverse of ``plots.to_unit``."""
+    _check_output(output)
+    return x01 * 2 - 1 if output == "tanh" else x01

@@ -15,13 +15,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import idx
-from .dataset import DataError
-from .images import IMAGE_EXTENSIONS, list_images
-from .toy import TOY_SETS
+from ganlab.config import DATA_FORMATS, POINT_SETS
+from ganlab.errors import DataError
 
-FORMATS = ("digits", "folder", "csv", "celeba", "mnist") + TOY_SETS
-BUILTIN = ("digits",) + TOY_SETS
+from . import idx
+from .images import IMAGE_EXTENSIONS, list_images
+
+BUILTIN = ("digits",) + POINT_SETS
 CELEBA_ATTR = "list_attr_celeba.txt"
 CELEBA_IMAGES = "img_align_celeba"
 _IDX_IMAGES = re.compile(r"images[-.]idx3-ubyte(\.gz)?$")
@@ -100,7 +100,7 @@ def detect_format(source: str, labels: Optional[str] = None) -> str:
         f"cannot tell the format of '{p}': it is a file, and only an idx images file (name ending in "
         "idx3-ubyte or idx3-ubyte.gz) can be used as a file. Give a directory of images (format folder), "
         f"a CSV of tags with data.labels (csv), a CelebA directory with {CELEBA_ATTR} (celeba), an MNIST "
-        f"directory (mnist), or a built-in data set ({', '.join(BUILTIN)}). Formats: {', '.join(FORMATS)}")
+        f"directory (mnist), or a built-in data set ({', '.join(BUILTIN)}). Formats: {', '.join(DATA_FORMATS)}")
 
 
 # --------------------------------------------------------------------------- built-in digits

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from .dataset import Attribute, Dataset, DataError
+from ganlab.errors import DataError
+
+from .dataset import Attribute, Dataset
 
 
 def stack_digits(base: Dataset, n: int | None = None, seed: int = 0) -> Dataset:

@@ -8,15 +8,6 @@ numbers into RUN/figures/<name>.json).
     ganlab embed RUN         encoder latents of real images in 2-D, coloured by an attribute
     ganlab probe RUN         linear / RBF-SVM accuracy of an attribute from encoder latents
 
-``add_explore_commands`` registers these, ``ganlab report`` (ganlab.report) and ``ganlab sweep``
-(ganlab.sweep) with the command line.
+Each module has a library function (``interpolate``, ``edit``, ...) and a ``cmd(args)`` that
+``ganlab.cli.explore`` calls. They ask the run's method what it can do (``method.capabilities``).
 """
-from __future__ import annotations
-
-
-def add_explore_commands(sub) -> None:
-    from ganlab import report, sweep
-    from ganlab.explore.commands import add_parsers
-    add_parsers(sub)
-    report.add_parser(sub)
-    sweep.add_parser(sub)

@@ -14,49 +14,28 @@ from pathlib import Path
 
 import torch
 
-from ganlab.cli import UserError
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
 
 PAD = 2  # pixels between tiles (and around the grid)
-
-
-class ExploreError(UserError, ConfigError):
-    """A request an exploration command cannot carry out, with the reason (printed without a traceback).
-
-    Also a ConfigError (a flag that cannot be used): ``python -m ganlab.cli`` runs cli.py as ``__main__``,
-    whose UserError is another class than ``ganlab.cli.UserError``; ConfigError is caught either way."""
 
 
 # --------------------------------------------------------------------------- runs
 
 def load_generator(run, checkpoint=None, device="cpu"):
-    import ganlab
-    from ganlab.rundir import RunError
-    try:
-        return ganlab.load(run, checkpoint, device)
-    except FileNotFoundError as e:
-        raise RunError(str(e)) from None
+    from ganlab.runs.trained import load
+    return load(run, checkpoint, device)
 
 
 def require_images(g, what: str) -> None:
-    if g.info.kind != "images":
-        raise ExploreError(f"{what} needs an image model; {g.run.path} was trained on 2-D points "
-                           f"({g.cfg.data.source})")
+    if g.data_info.kind != "images":
+        raise ConfigError(f"{what} needs an image model; {g.run.path} was trained on 2-D points "
+                          f"({g.cfg.data.source})")
 
 
 def require_encoder(g, what: str) -> None:
-    m = g.method
-    if not callable(getattr(m, "encode", None)):
-        raise ExploreError(f"{what} needs an encoder, and method {g.cfg.method} has no encoder "
-                           "(train with method vae or bigan)")
-
-
-def method_inputs(g, n: int, seed: int | None, cond: dict | None = None) -> dict:
-    """``g.inputs`` with a method's complaints about a condition turned into a user error."""
-    try:
-        return g.inputs(n, seed, cond)
-    except ValueError as e:
-        raise ExploreError(str(e)) from None
+    if not g.method.capabilities.encoder:
+        raise ConfigError(f"{what} needs an encoder, and method {g.cfg.method} has no encoder "
+                          "(train with method vae or bigan)")
 
 
 def slice_inputs(inputs: dict, idx) -> dict:
@@ -66,53 +45,6 @@ def slice_inputs(inputs: dict, idx) -> dict:
 def cat_inputs(parts: list[dict]) -> dict:
     keys = parts[0].keys()
     return {k: torch.cat([p[k] for p in parts]) if torch.is_tensor(parts[0][k]) else parts[0][k] for k in keys}
-
-
-@torch.no_grad()
-def generate(g, inputs: dict, batch_size: int = 256) -> torch.Tensor:
-    """[0, 1] images on the CPU for ``inputs`` (in batches)."""
-    n = next(v.shape[0] for v in inputs.values() if torch.is_tensor(v))
-    outs = [g.generate(slice_inputs(inputs, slice(i, i + batch_size))).cpu() for i in range(0, n, batch_size)]
-    return torch.cat(outs)
-
-
-def parse_cond(text: str | None) -> dict:
-    """``hair=blue,eyes=red`` -> {"hair": "blue", "eyes": "red"}; numbers stay numbers (InfoGAN codes)."""
-    if not text:
-        return {}
-    out = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ExploreError(f"{text!r}: expected NAME=VALUE pairs separated by commas, e.g. hair=blue,eyes=red")
-        k, v = (s.strip() for s in part.split("=", 1))
-        out[k] = _number_or_text(v)
-    return out
-
-
-def _number_or_text(v: str):
-    try:
-        return int(v)
-    except ValueError:
-        pass
-    try:
-        return float(v)
-    except ValueError:
-        return v
-
-
-def cond_for_method(g, cond: dict) -> dict:
-    """Attribute values as the method wants them: value names stay names where the attribute has such a
-    value name (a digit '3' is the value named '3', not code 3)."""
-    values = getattr(getattr(g.method, "cond", None), "values", None) or {}
-    out = {}
-    for k, v in cond.items():
-        if k in values and not isinstance(v, str) and str(v) in values[k]:
-            v = str(v)
-        out[k] = v
-    return out
 
 
 # --------------------------------------------------------------------------- data for encoders
@@ -132,11 +64,11 @@ def data_config_for(g, args):
         v = getattr(args, flag, None)
         if v is not None:
             setattr(dc, flag, v)
-    c, h, w = g.info.shape
+    c, h, w = g.data_info.shape
     for flag, want in (("image_size", h), ("channels", c)):
         v = getattr(args, flag, None)
         if v is not None and v != want:
-            raise ExploreError(f"--{flag.replace('_', '-')} {v}: the networks of {g.run.path} take "
+            raise ConfigError(f"--{flag.replace('_', '-')} {v}: the networks of {g.run.path} take "
                                f"{c}x{h}x{w} images; leave it out or give {want}")
     dc.image_size, dc.channels = h, c
     return dc
@@ -147,14 +79,14 @@ def load_images(g, args, progress: bool = False):
     from ganlab.data import load_dataset
     ds = load_dataset(data_config_for(g, args), progress=progress)
     if ds.kind != "images":
-        raise ExploreError(f"{ds.name} is 2-D points; this command needs images")
+        raise ConfigError(f"{ds.name} is 2-D points; this command needs images")
     return ds
 
 
 def images_at(g, ds, idx) -> torch.Tensor:
     """Items ``idx`` of ``ds`` as float images scaled like the training data (converting only those)."""
     from ganlab.data import to_float
-    return to_float(ds.data[idx], g.info.output)
+    return to_float(ds.data[idx], g.data_info.output)
 
 
 @torch.no_grad()
@@ -178,7 +110,7 @@ def figure_paths(g, name: str, out: str | None) -> tuple[Path, Path]:
     try:
         figs.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ExploreError(f"cannot write {figs}: {e.strerror or e}") from None
+        raise ConfigError(f"cannot write {figs}: {e.strerror or e}") from None
     png = Path(out) if out else figs / f"{name}.png"
     if out and (out.endswith("/") or png.is_dir()):
         png = png / f"{name}.png"

@@ -19,20 +19,18 @@ from pathlib import Path
 
 import torch
 
+from ganlab.data import from_unit
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
-    cond_for_method,
     figure_paths,
     fmt,
-    generate,
     labelled_grid,
     load_generator,
-    method_inputs,
-    parse_cond,
     require_images,
     safe_name,
     write_json,
 )
+from ganlab.methods.conditioning import parse_cond
 
 
 def _columns(g, n, seed, fixed: dict, name: str, values: list, z=None) -> tuple[list[dict], list[torch.Tensor]]:
@@ -40,12 +38,12 @@ def _columns(g, n, seed, fixed: dict, name: str, values: list, z=None) -> tuple[
     column's (a method may draw its noise after the conditions, so the seed alone does not fix it)."""
     inputs, images = [], []
     for v in values:
-        inp = method_inputs(g, n, seed, {**fixed, name: v})
+        inp = g.inputs(n, seed, {**fixed, name: v})
         if "z" in inp:
             z = inp["z"] if z is None else z
             inp["z"] = z
         inputs.append(inp)
-        images.append(generate(g, inp))
+        images.append(g.generate(inp))
     return inputs, images
 
 
@@ -57,41 +55,40 @@ def _grid(g, images, n, col_labels, name, out, title, row_prefix="z"):
 
 
 @torch.no_grad()
-def _aux_accuracy(g, inputs, images, attr_index) -> float | None:
-    """ACGAN: the share of generated images whose auxiliary head reads back the asked value."""
-    m = g.method
-    D = getattr(m, "D", None)
-    if D is None or not hasattr(D, "heads") or "aux" not in getattr(D, "heads", {}):
-        return None
+def _read_back(g, inputs, images, attribute) -> float:
+    """The share of generated images from which the method's own networks (ACGAN's auxiliary classifier)
+    read back the asked value of ``attribute``."""
     hits = total = 0
+    j = [c.name for c in g.method.condition_specs()].index(attribute)
     for inp, img in zip(inputs, images):
-        x = img.to(g.device)
-        if g.info.output == "tanh":
-            x = x * 2 - 1
-        _, heads = D(x)
-        pred = heads["aux"][attr_index].argmax(1).cpu()
-        hits += int((pred == inp["codes"][:, attr_index]).sum())
+        pred = g.method.read_conditions(from_unit(img, g.data_info.output))[attribute]
+        hits += int((pred == inp["codes"][:, j]).sum())
         total += pred.shape[0]
     return hits / max(1, total)
 
 
+def _attributes(g) -> dict:
+    """Attribute name -> its value names, for a method conditioned on attributes."""
+    return {c.name: c.values for c in g.method.condition_specs()}
+
+
 def attribute_view(g, attribute, n, seed, cond_text, out, log) -> dict:
-    cond = g.method.cond
+    attrs = _attributes(g)
     if attribute is None:
-        if len(cond.names) == 1:
-            attribute = cond.names[0]
+        if len(attrs) == 1:
+            attribute = next(iter(attrs))
         else:
-            raise ExploreError(f"say which attribute to vary: --attribute NAME; this model is conditioned on "
-                               f"{', '.join(cond.names)}")
-    if attribute not in cond.names:
-        raise ExploreError(f"--attribute {attribute!r}: this model is conditioned on {', '.join(cond.names)}")
-    fixed = cond_for_method(g, parse_cond(cond_text))
+            raise ConfigError(f"say which attribute to vary: --attribute NAME; this model is conditioned on "
+                              f"{', '.join(attrs)}")
+    if attribute not in attrs:
+        raise ConfigError(f"--attribute {attribute!r}: this model is conditioned on {', '.join(attrs)}")
+    fixed = parse_cond(cond_text)
     if attribute in fixed:
-        raise ExploreError(f"--cond fixes {attribute!r}, the attribute the columns vary; drop it from --cond")
-    values = list(cond.values[attribute])
+        raise ConfigError(f"--cond fixes {attribute!r}, the attribute the columns vary; drop it from --cond")
+    values = list(attrs[attribute])
     inputs, images = _columns(g, n, seed, fixed, attribute, values)
-    acgan = g.cfg.method == "acgan"
-    kind = "pairs" if acgan and len(values) == 2 else "values"
+    reads_back = g.method.capabilities.reads_conditions
+    kind = "pairs" if reads_back and len(values) == 2 else "values"
     name = f"conditional-{safe_name(attribute)}"
     title = (f"{g.run.path.name}: {attribute} across columns at fixed noise"
              + (f", {cond_text}" if cond_text else "") + f" (seed {seed})")
@@ -99,13 +96,12 @@ def attribute_view(g, attribute, n, seed, cond_text, out, log) -> dict:
     record = {"command": "conditional", "run": str(g.run.path), "method": g.cfg.method, "attribute": attribute,
               "values": values, "fixed": fixed, "n": n, "seed": seed, "layout": kind, "png": str(png),
               "grid": geom, "summary": f"{attribute}: {len(values)} values x {n} noise vectors"}
-    if acgan:
-        acc = _aux_accuracy(g, inputs, images, cond.names.index(attribute))
-        if acc is not None:
-            record["aux_accuracy"] = acc
-            record["summary"] += f"; auxiliary classifier reads back {acc:.1%}"
-            log(f"ACGAN auxiliary classifier accuracy on the {attribute} of these samples: {fmt(acc)} "
-                f"(chance {fmt(1 / len(values))})")
+    if reads_back:
+        acc = _read_back(g, inputs, images, attribute)
+        record["aux_accuracy"] = acc
+        record["summary"] += f"; auxiliary classifier reads back {acc:.1%}"
+        log(f"{g.cfg.method} auxiliary classifier accuracy on the {attribute} of these samples: {fmt(acc)} "
+            f"(chance {fmt(1 / len(values))})")
     write_json(js, record)
     log(png)
     return record
@@ -113,17 +109,17 @@ def attribute_view(g, attribute, n, seed, cond_text, out, log) -> dict:
 
 def pair_view(g, attribute, rows_attr, seed, cond_text, out, log) -> dict:
     """One image per (rows_attr value, attribute value) pair, every cell at the same noise."""
-    cond = g.method.cond
+    attrs = _attributes(g)
     for flag, a in (("--attribute", attribute), ("--rows", rows_attr)):
-        if a is None or a not in cond.names:
-            raise ExploreError(f"{flag} {a!r}: this model is conditioned on {', '.join(cond.names)}")
+        if a is None or a not in attrs:
+            raise ConfigError(f"{flag} {a!r}: this model is conditioned on {', '.join(attrs)}")
     if attribute == rows_attr:
-        raise ExploreError(f"--rows and --attribute both name {attribute!r}; give two different attributes")
-    fixed = cond_for_method(g, parse_cond(cond_text))
+        raise ConfigError(f"--rows and --attribute both name {attribute!r}; give two different attributes")
+    fixed = parse_cond(cond_text)
     clash = [a for a in (attribute, rows_attr) if a in fixed]
     if clash:
-        raise ExploreError(f"--cond fixes {', '.join(clash)}, which the grid varies; drop it from --cond")
-    row_values, col_values = list(cond.values[rows_attr]), list(cond.values[attribute])
+        raise ConfigError(f"--cond fixes {', '.join(clash)}, which the grid varies; drop it from --cond")
+    row_values, col_values = list(attrs[rows_attr]), list(attrs[attribute])
     z0, rows = None, []
     for rv in row_values:  # each row: _columns over the column values, at the first row's noise
         inputs, images = _columns(g, 1, seed, {**fixed, rows_attr: rv}, attribute, col_values, z=z0)
@@ -147,22 +143,23 @@ def pair_view(g, attribute, rows_attr, seed, cond_text, out, log) -> dict:
 @torch.no_grad()
 def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict]:
     m = g.method
-    names = list(m.code_names)
-    n_cat = len(getattr(m, "cats", []))
+    specs = m.condition_specs()
+    names = [c.name for c in specs]
+    n_cat = sum(c.kind == "categorical" for c in specs)
     codes = [code] if code else names
     bad = [c for c in codes if c not in names]
     if bad:
-        raise ExploreError(f"--code {bad[0]!r}: this model has codes {', '.join(names)} "
+        raise ConfigError(f"--code {bad[0]!r}: this model has codes {', '.join(names)} "
                            f"({n_cat} categorical, then {len(names) - n_cat} continuous)")
     fixed = parse_cond(cond_text)
     if out and len(codes) > 1 and not (str(out).endswith("/") or Path(out).is_dir()):
-        raise ExploreError(f"--out {out}: one figure per code ({', '.join(codes)}) needs a folder (end it with /), "
+        raise ConfigError(f"--out {out}: one figure per code ({', '.join(codes)}) needs a folder (end it with /), "
                            "or pick one code with --code")
     records = []
     for c in codes:
         j = names.index(c)
-        if j < n_cat:
-            values = list(range(m.cats[j]))
+        if specs[j].kind == "categorical":
+            values = list(specs[j].values)
             labels = [f"{c}={v}" for v in values]
         else:
             values = torch.linspace(lo, hi, steps).tolist()
@@ -175,18 +172,16 @@ def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict
                   "kind": "categorical" if j < n_cat else "continuous", "values": values, "fixed": fx, "n": n,
                   "seed": seed, "png": str(png), "grid": geom,
                   "summary": f"traversal of {c} ({len(values)} columns x {n} rows)"}
-        if callable(getattr(m, "predict_codes", None)):
-            x = torch.cat(images).to(g.device)
-            x = x * 2 - 1 if g.info.output == "tanh" else x
-            cat, mean = m.predict_codes(x)
+        if m.capabilities.reads_conditions:
+            read = m.read_conditions(from_unit(torch.cat(images), g.data_info.output))[c]
             asked = torch.tensor([v for v in values for _ in range(n)], dtype=torch.float32)
-            if j < n_cat:
-                acc = float((cat[:, j].cpu().float() == asked).float().mean())
+            if specs[j].kind == "categorical":
+                acc = float((read.float() == asked).float().mean())
                 record["q_accuracy"] = acc
                 record["summary"] += f"; Q recovers the category {acc:.1%}"
                 log(f"{c}: Q reads back the asked category in {acc:.1%} of the samples (chance {1 / len(values):.1%})")
             else:
-                pred = mean[:, j - n_cat].cpu().float()
+                pred = read.float()
                 r = float(torch.corrcoef(torch.stack([pred, asked]))[0, 1]) if pred.std() > 0 else 0.0
                 record["q_correlation"] = r
                 record["summary"] += f"; corr(Q, code) {r:.2f}"
@@ -200,25 +195,25 @@ def code_view(g, code, n, seed, cond_text, steps, lo, hi, out, log) -> list[dict
 def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7, lo=-1.0, hi=1.0,
                 checkpoint=None, device="cpu", out=None, log=print, rows=None):
     if n < 1:
-        raise ExploreError(f"--n {n}: need at least one row")
+        raise ConfigError(f"--n {n}: need at least one row")
     g = load_generator(run, checkpoint, device)
     require_images(g, "conditional")
     m = g.method
-    if hasattr(m, "code_names"):
+    names = ", ".join(c.name for c in m.condition_specs())
+    if m.capabilities.conditions == "codes":
         if rows is not None:
-            raise ExploreError(f"--rows applies to models conditioned on attributes; {g.cfg.method} has codes")
+            raise ConfigError(f"--rows applies to models conditioned on attributes; {g.cfg.method} has codes")
         if attribute is not None:
-            raise ExploreError(f"method {g.cfg.method} has latent codes ({', '.join(m.code_names)}), not attributes: "
-                               "use --code")
+            raise ConfigError(f"method {g.cfg.method} has latent codes ({names}), not attributes: use --code")
         return code_view(g, code, n, seed, cond, steps, lo, hi, out, log)
-    if getattr(m, "cond", None) is not None and hasattr(m.cond, "names"):
+    if m.capabilities.conditions == "attributes":
         if code is not None:
-            raise ExploreError(f"method {g.cfg.method} is conditioned on attributes ({', '.join(m.cond.names)}), "
-                               "not codes: use --attribute")
+            raise ConfigError(f"method {g.cfg.method} is conditioned on attributes ({names}), not codes: "
+                              "use --attribute")
         if rows is not None:
             return [pair_view(g, attribute, rows, seed, cond, out, log)]
         return [attribute_view(g, attribute, n, seed, cond, out, log)]
-    raise ExploreError(f"method {g.cfg.method} is unconditional: it has no attributes or codes to vary "
+    raise ConfigError(f"method {g.cfg.method} is unconditional: it has no attributes or codes to vary "
                        "(conditional views need a cgan, acgan or infogan run)")
 
 
@@ -226,7 +221,7 @@ def cmd(args) -> int:
     try:
         lo, hi = (float(s) for s in args.range.split(","))
     except ValueError:
-        raise ExploreError(f"--range {args.range!r}: expected LO,HI, e.g. -2,2") from None
+        raise ConfigError(f"--range {args.range!r}: expected LO,HI, e.g. -2,2") from None
     conditional(args.run, args.attribute, args.code, args.n, args.seed, args.cond, args.steps, lo, hi,
                 args.checkpoint, args.device, args.out, rows=args.rows_attribute)
     return 0

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
     figure_paths,
     fmt,
-    generate,
     labelled_grid,
     load_generator,
-    method_inputs,
     require_images,
     safe_name,
     write_json,
@@ -38,9 +36,9 @@ def parse_numbers(text: str, what: str, kind=float) -> list:
     try:
         vals = [kind(s) for s in text.replace(" ", "").split(",") if s != ""]
     except ValueError:
-        raise ExploreError(f"{what} {text!r}: expected {noun} separated by commas, e.g. {example}") from None
+        raise ConfigError(f"{what} {text!r}: expected {noun} separated by commas, e.g. {example}") from None
     if not vals:
-        raise ExploreError(f"{what}: no numbers given")
+        raise ConfigError(f"{what}: no numbers given")
     return vals
 
 
@@ -49,7 +47,7 @@ def direction(z_all: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
     d = z_all[chosen].mean(0) - z_all.mean(0)
     norm = d.norm()
     if norm < 1e-8:
-        raise ExploreError("the chosen samples' mean latent equals the mean of all samples: no direction "
+        raise ConfigError("the chosen samples' mean latent equals the mean of all samples: no direction "
                            "(choose fewer samples)")
     return d / norm
 
@@ -60,42 +58,46 @@ def remove_component(z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 
 def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 3.0), n=None, seed=0,
          top_k=None, rows=8, checkpoint=None, device="cpu", out=None, log=print) -> dict:
-    from ganlab.explore.classifier import AttributeScorer, load_classifier, parse_attribute
+    from ganlab.explore.scorer import (
+        AttributeScorer,
+        load_scorer,
+        parse_attribute,
+    )
 
     if classifier is None and select is None:
-        raise ExploreError("say which samples show the attribute: --select i,j,k (tile numbers of "
+        raise ConfigError("say which samples show the attribute: --select i,j,k (tile numbers of "
                            "'ganlab sample RUN --numbered --n N --seed S') or --classifier PATH")
     g = load_generator(run, checkpoint, device)
     require_images(g, "edit")
     name, value = parse_attribute(attribute)
     scorer = None
     if classifier is not None:
-        scorer = AttributeScorer(load_classifier(classifier, device), name, value, g.info.attributes)
+        scorer = AttributeScorer(load_scorer(classifier, device), name, value, g.data_info.attributes)
     if n is None:
         n = 16 if select is not None else 512
     if n < 2:
-        raise ExploreError(f"--n {n}: need at least 2 samples")
-    inputs = method_inputs(g, n, seed)
+        raise ConfigError(f"--n {n}: need at least 2 samples")
+    inputs = g.inputs(n, seed)
     if "z" not in inputs or not torch.is_tensor(inputs["z"]):
-        raise ExploreError(f"method {g.cfg.method} has no latent vector z to edit")
+        raise ConfigError(f"method {g.cfg.method} has no latent vector z to edit")
     z_all = inputs["z"].float().flatten(1)
     images = None
     scores_all = None
     if scorer is not None:
-        images = generate(g, inputs)
+        images = g.generate(inputs)
         scores_all = scorer(images)
     if select is not None:
         idx = parse_numbers(select, "--select", int) if isinstance(select, str) else list(select)
         bad = [i for i in idx if not 0 <= i < n]
         if bad:
-            raise ExploreError(f"--select {bad[0]} is not a tile of the sheet of --n {n} samples (0..{n - 1}); give "
+            raise ConfigError(f"--select {bad[0]} is not a tile of the sheet of --n {n} samples (0..{n - 1}); give "
                                "the same --n and --seed as 'ganlab sample --numbered'")
         chosen = torch.tensor(sorted(set(idx)))
         how = f"selected tiles {','.join(map(str, chosen.tolist()))} of {n} (seed {seed})"
     else:
         k = top_k or max(1, n // 8)
         if not 1 <= k < n:
-            raise ExploreError(f"--top-k {k}: choose between 1 and {n - 1}")
+            raise ConfigError(f"--top-k {k}: choose between 1 and {n - 1}")
         chosen = scores_all.argsort(descending=True)[:k].sort().values
         how = f"the {k} of {n} samples (seed {seed}) the classifier scores highest for {attribute}"
     e = direction(z_all, chosen)
@@ -111,7 +113,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     shown = chosen[:rows]
     columns, score_table = [], {}
     for label, z in variants:
-        imgs = images if (label == "before" and images is not None) else generate(g, with_z(z))
+        imgs = images if (label == "before" and images is not None) else g.generate(with_z(z))
         columns.append(imgs[shown])
         if scorer is not None:
             sc = scores_all if label == "before" else scorer(imgs)

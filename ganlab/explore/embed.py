@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
     encode_all,
     figure_paths,
     fmt,
@@ -31,10 +31,10 @@ def encoded_labels(g, args, attribute: str, n: int | None, seed: int):
     """(latents [N, D] numpy, codes [N], value names, data set name) for up to ``n`` images of the data."""
     ds = load_images(g, args)
     if not ds.attributes:
-        raise ExploreError(f"{ds.name} has no attributes to colour or predict; give --data with labels "
+        raise ConfigError(f"{ds.name} has no attributes to colour or predict; give --data with labels "
                            "(class folders, a --labels CSV, CelebA, MNIST or digits)")
     if attribute not in ds.attributes:
-        raise ExploreError(f"attribute {attribute!r} is not in {ds.name}; it has: {', '.join(ds.attributes)}")
+        raise ConfigError(f"attribute {attribute!r} is not in {ds.name}; it has: {', '.join(ds.attributes)}")
     idx = pick_subset(len(ds), n, seed)
     z = encode_all(g, images_at(g, ds, idx)).numpy().astype(np.float64)
     a = ds.attributes[attribute]
@@ -88,13 +88,13 @@ def scatter(xy: np.ndarray, codes: np.ndarray, values: list[str], path, title: s
 def embed(run, args=None, color_by: str = "", method: str = "tsne", n: int | None = 2000, seed: int = 0,
           perplexity: float = 30.0, checkpoint=None, device="cpu", out=None, log=print) -> dict:
     if method not in PROJECTIONS:
-        raise ExploreError(f"--method {method!r}: choose tsne or pca")
+        raise ConfigError(f"--method {method!r}: choose tsne or pca")
     g = load_generator(run, checkpoint, device)
     require_images(g, "embed")
     require_encoder(g, "embed")
     z, codes, values, data_name = encoded_labels(g, args, color_by, n, seed)
     if z.shape[0] < 3:
-        raise ExploreError(f"only {z.shape[0]} images: too few to project")
+        raise ConfigError(f"only {z.shape[0]} images: too few to project")
     xy = project(z, method, seed, perplexity)
     sil = None
     if 2 <= len(set(codes.tolist())) < len(codes):
@@ -102,7 +102,7 @@ def embed(run, args=None, color_by: str = "", method: str = "tsne", n: int | Non
         sil = float(silhouette_score(xy, codes))
     name = f"embed-{safe_name(color_by)}-{method}"
     png, js = figure_paths(g, name, out)
-    enc = "posterior mean" if g.cfg.method == "vae" else "E(x)"
+    enc = g.method.capabilities.encoder
     title = (f"{g.run.path.name}: {enc} of {z.shape[0]} {data_name} images ({z.shape[1]}-D), "
              f"{method.upper()}, by {color_by}")
     scatter(xy, codes, values, png, title, color_by)

@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
-    cond_for_method,
     figure_paths,
     fmt,
-    generate,
     labelled_grid,
     load_generator,
-    method_inputs,
-    parse_cond,
     require_images,
     slice_inputs,
     write_json,
 )
+from ganlab.methods.conditioning import parse_cond
+from ganlab.plots import to_unit
 
 SPACES = ("latent", "pixel", "both")
 
@@ -70,9 +68,9 @@ def interpolate(run, pairs: int = 4, steps: int = 10, space: str = "both", spher
                 seed: int = 0, between: str | None = None, checkpoint=None, device="cpu", out=None,
                 log=print) -> dict:
     if space not in SPACES:
-        raise ExploreError(f"--space {space!r}: choose one of {', '.join(SPACES)}")
+        raise ConfigError(f"--space {space!r}: choose one of {', '.join(SPACES)}")
     if pairs < 1 or steps < 2:
-        raise ExploreError(f"--pairs must be at least 1 and --steps at least 2 (got {pairs}, {steps})")
+        raise ConfigError(f"--pairs must be at least 1 and --steps at least 2 (got {pairs}, {steps})")
     g = load_generator(run, checkpoint, device)
     require_images(g, "interpolate")
     alphas = torch.linspace(1, 0, steps).tolist()
@@ -80,16 +78,16 @@ def interpolate(run, pairs: int = 4, steps: int = 10, space: str = "both", spher
     if between:
         return _between(g, between, pairs, alphas, col_labels, space, seed, out, log)
 
-    inputs = method_inputs(g, 2 * pairs, seed)
+    inputs = g.inputs(2 * pairs, seed)
     i0 = slice_inputs(inputs, slice(0, pairs))
     i1 = slice_inputs(inputs, slice(pairs, 2 * pairs))
     # discrete inputs (codes) of the first end for both ends: only the noise changes along a row
     i1 = {k: (v if torch.is_tensor(v) and v.is_floating_point() else i0[k]) for k, v in i1.items()}
-    x0, x1 = generate(g, i0), generate(g, i1)
+    x0, x1 = g.generate(i0), g.generate(i1)
     rows, labels = [], []
     latent_steps, pixel_steps = [], []
     latent_name = "slerp" if spherical else "latent"
-    lat = torch.stack([generate(g, blend_inputs(i0, i1, a, spherical)) for a in alphas], 1)  # [pairs, steps, ...]
+    lat = torch.stack([g.generate(blend_inputs(i0, i1, a, spherical)) for a in alphas], 1)  # [pairs, steps, ...]
     pix = torch.stack([a * x0 + (1 - a) * x1 for a in alphas], 1)
     for p in range(pairs):
         if space in ("pixel", "both"):
@@ -122,38 +120,21 @@ def _avg(xs):
 
 def _between(g, text, n, alphas, col_labels, space, seed, out, log):
     m = g.method
-    cond = getattr(m, "cond", None)
-    G = m.sampling_G() if hasattr(m, "sampling_G") else getattr(m, "G", None)
-    if cond is None or not hasattr(G, "embeds") or not hasattr(G, "net"):
-        raise ExploreError(f"--between interpolates attribute embeddings of a conditional generator; method "
-                           f"{g.cfg.method} has none (use a cgan or acgan run)")
+    if not m.capabilities.mixes_conditions:
+        raise ConfigError(f"--between interpolates attribute embeddings of a conditional generator; method "
+                          f"{g.cfg.method} has none (use a cgan or acgan run)")
     if text.count(":") != 1:
-        raise ExploreError(f"--between {text!r}: expected two tag sets separated by ':', "
-                           "e.g. hair=blue,eyes=red:hair=green,eyes=blue")
+        raise ConfigError(f"--between {text!r}: expected two tag sets separated by ':', "
+                          "e.g. hair=blue,eyes=red:hair=green,eyes=blue")
     a_text, b_text = text.split(":")
-    ca, cb = cond_for_method(g, parse_cond(a_text)), cond_for_method(g, parse_cond(b_text))
+    ca, cb = parse_cond(a_text), parse_cond(b_text)
     if not ca or not cb:
-        raise ExploreError(f"--between {text!r}: both sides need at least one NAME=VALUE")
-    inputs = method_inputs(g, n, seed, ca)
-    codes_a = inputs["codes"].clone()
-    codes_b = codes_a.clone()
-    try:
-        for name, v in cb.items():
-            if name not in cond.names:
-                raise ValueError(f"unknown attribute {name!r}; this model is conditioned on: {', '.join(cond.names)}")
-            codes_b[:, cond.names.index(name)] = cond.value_code(name, v)
-    except ValueError as e:
-        raise ExploreError(str(e)) from None
-    z = inputs["z"].to(g.device)
-    ca_, cb_ = codes_a.to(g.device), codes_b.to(g.device)
+        raise ConfigError(f"--between {text!r}: both sides need at least one NAME=VALUE")
+    inputs = g.inputs(n, seed, ca)
+    codes_b = m.condition_codes(cb, inputs["codes"])
 
-    @torch.no_grad()
     def run_with(a: float) -> torch.Tensor:
-        embs = [a * emb(ca_[:, i]) + (1 - a) * emb(cb_[:, i]) for i, emb in enumerate(G.embeds)]
-        raw = G.net(torch.cat([z] + embs, 1))
-        raw = m.image_of(raw) if hasattr(m, "image_of") else raw
-        from ganlab.plots import to_unit
-        return to_unit(raw, g.info.output).cpu()
+        return to_unit(m.generate_mixed(inputs, codes_b, a), g.data_info.output).cpu()
 
     emb_rows = torch.stack([run_with(a) for a in alphas], 1)
     xa, xb = emb_rows[:, 0], emb_rows[:, -1]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
     figure_paths,
     fmt,
     load_generator,
@@ -32,14 +32,14 @@ def fit_probes(z: np.ndarray, y: np.ndarray, test_size: float = 0.25, seed: int 
 
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise ExploreError("the attribute has a single value in these images: nothing to predict")
+        raise ConfigError("the attribute has a single value in these images: nothing to predict")
     stratify = y if counts.min() >= 2 else None
     try:
         z_tr, z_te, y_tr, y_te = train_test_split(z, y, test_size=test_size, random_state=seed, stratify=stratify)
     except ValueError:
         z_tr, z_te, y_tr, y_te = train_test_split(z, y, test_size=test_size, random_state=seed)
     if len(np.unique(y_tr)) < 2:
-        raise ExploreError("the training split holds a single value of the attribute; use more images (--n)")
+        raise ConfigError("the training split holds a single value of the attribute; use more images (--n)")
     vals, cnt = np.unique(y_tr, return_counts=True)
     majority = vals[cnt.argmax()]
     out = {"n_train": int(len(y_tr)), "n_test": int(len(y_te)), "majority": float((y_te == majority).mean())}
@@ -74,7 +74,7 @@ def bar_chart(acc: dict, path, title: str) -> None:
 def probe(run, args=None, target: str = "", n: int | None = 2000, test_size: float = 0.25, seed: int = 0,
           checkpoint=None, device="cpu", out=None, log=print) -> dict:
     if not 0 < test_size < 1:
-        raise ExploreError(f"--test-size {test_size}: give a share between 0 and 1, e.g. 0.25")
+        raise ConfigError(f"--test-size {test_size}: give a share between 0 and 1, e.g. 0.25")
     g = load_generator(run, checkpoint, device)
     require_images(g, "probe")
     require_encoder(g, "probe")

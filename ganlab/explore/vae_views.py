@@ -1,10 +1,10 @@
 """``ganlab vae-views``: held-out images above their reconstructions, the test MSE, and random samples.
 
 Made for VAE runs; works for any method with an encoder (BiGAN: G(E(x)) as the reconstruction).
-The held-out images are those ``method.test_indices(n)`` names where the method defines it, otherwise
+The held-out images are those ``method.held_out_indices(n)`` names where the method holds items out, otherwise
 the last ``vae.test_fraction`` of the run's data (``--test-fraction`` to change it; with ``--data``
 other than the training data, all of it). The MSE is per pixel, on the scale the
-networks see (``[-1, 1]`` for tanh models), decoding the posterior mean (``method.test_mse`` where the
+networks see (``[-1, 1]`` for tanh models), decoding the posterior mean (``method.held_out_score`` where the
 method has it).
 """
 from __future__ import annotations
@@ -14,16 +14,14 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ganlab.errors import ConfigError
 from ganlab.explore.common import (
-    ExploreError,
     figure_paths,
     fmt,
-    generate,
     images_at,
     labelled_grid,
     load_generator,
     load_images,
-    method_inputs,
     require_encoder,
     require_images,
     write_json,
@@ -41,11 +39,7 @@ def test_indices(n_total: int, fraction: float) -> torch.Tensor:
 
 @torch.no_grad()
 def reconstruct(g, x: torch.Tensor) -> torch.Tensor:
-    m = g.method
-    if callable(getattr(m, "reconstruct", None)):
-        return m.reconstruct(x.to(g.device)).float().cpu()
-    z = m.encode(x.to(g.device))
-    return m.generate({"z": z}).float().cpu()
+    return g.method.reconstruct(x.to(g.device)).float().cpu()
 
 
 @torch.no_grad()
@@ -55,8 +49,8 @@ def test_mse(g, ds, idx: torch.Tensor, batch_size: int = 256) -> float:
     total, n = 0.0, 0
     for i in range(0, len(idx), batch_size):
         xb = images_at(g, ds, idx[i:i + batch_size])
-        if callable(getattr(m, "test_mse", None)):
-            v = float(m.test_mse(xb))
+        if m.capabilities.held_out == "test_mse":  # the method's own score: the same number as in training
+            v = float(m.held_out_score(xb))
         else:
             v = float(F.mse_loss(reconstruct(g, xb), xb.float()))
         total += v * xb.shape[0]
@@ -72,10 +66,9 @@ def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, check
     ds = load_images(g, args)
     own_data = not getattr(args, "data", None)
     fraction = test_fraction if test_fraction is not None else (
-        getattr(getattr(g.cfg, "vae", None), "test_fraction", 0.1) if own_data else 0.0)
-    split = getattr(g.method, "test_indices", None)
-    if own_data and test_fraction is None and callable(split):
-        idx = torch.as_tensor(split(len(ds)), dtype=torch.long)  # the method's own held-out part
+        g.cfg.vae.test_fraction if own_data else 0.0)
+    if own_data and test_fraction is None and g.method.capabilities.held_out:
+        idx = torch.as_tensor(g.method.held_out_indices(len(ds)), dtype=torch.long)  # the method's held-out part
     else:
         idx = test_indices(len(ds), fraction)
     mse = test_mse(g, ds, idx)
@@ -83,10 +76,10 @@ def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, check
     show = idx[torch.randperm(len(idx), generator=gen)[:n]].sort().values
     shown = images_at(g, ds, show)
     rec = reconstruct(g, shown)
-    rows = [to_unit(shown, g.info.output), to_unit(rec, g.info.output)]
+    rows = [to_unit(shown, g.data_info.output), to_unit(rec, g.data_info.output)]
     labels = ["test", "reconstruction"]
     if samples > 0:
-        imgs = generate(g, method_inputs(g, samples, seed))
+        imgs = g.generate(g.inputs(samples, seed))
         per_row = max(n, 1)
         for i in range(0, samples, per_row):
             rows.append(imgs[i:i + per_row])
@@ -96,11 +89,11 @@ def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, check
     geom = labelled_grid(rows, png, labels, None, title=title)
     record = {"command": "vae-views", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path),
               "epoch": g.epoch, "method": g.cfg.method, "data": ds.name, "test_fraction": fraction,
-              "n_test": int(len(idx)), "test_mse": mse, "mse_scale": g.info.output, "shown": show.tolist(),
+              "n_test": int(len(idx)), "test_mse": mse, "mse_scale": g.data_info.output, "shown": show.tolist(),
               "samples": samples, "seed": seed, "png": str(png), "grid": geom,
               "summary": f"test MSE {mse:.4g} on {len(idx)} held-out images"}
     write_json(js, record)
-    log(f"test MSE (per pixel, {'[-1, 1]' if g.info.output == 'tanh' else '[0, 1]'} scale) on {len(idx)} held-out "
+    log(f"test MSE (per pixel, {'[-1, 1]' if g.data_info.output == 'tanh' else '[0, 1]'} scale) on {len(idx)} held-out "
         f"images: {fmt(mse)}")
     log(png)
     return record
@@ -108,7 +101,7 @@ def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, check
 
 def cmd(args) -> int:
     if args.n < 1:
-        raise ExploreError(f"--n {args.n}: show at least one test image")
+        raise ConfigError(f"--n {args.n}: show at least one test image")
     vae_views(args.run, args, args.n, args.samples, args.seed, args.test_fraction, args.checkpoint, args.device,
               args.out)
     return 0

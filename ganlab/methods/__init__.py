@@ -1,7 +1,18 @@
-"""Training methods, by the name a recipe gives in ``method:``."""
+"""Training methods, by the name a recipe gives in ``method:``.
+
+A method is one module: a ``Method`` subclass (``AdversarialMethod`` for GANs) with its networks, objective,
+update schedule and ``capabilities``. It is registered by adding its class to ``METHODS`` below.
+"""
 from __future__ import annotations
 
-from ganlab.methods.base import AdversarialMethod, Batch, DataInfo, Method
+from ganlab.methods.base import (
+    AdversarialMethod,
+    Batch,
+    Capabilities,
+    ConditionSpec,
+    DataInfo,
+    Method,
+)
 from ganlab.methods.bigan import BiGAN
 from ganlab.methods.cgan import ACGAN, ConditionalGAN
 from ganlab.methods.gan import GAN
@@ -11,8 +22,8 @@ from ganlab.methods.vae import VAE
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (GAN, ConditionalGAN, ACGAN, InfoGAN, BiGAN, VAE, MSGGAN)}
 
-__all__ = ["METHODS", "AdversarialMethod", "Batch", "DataInfo", "Method", "build_method"]
+__all__ = ["METHODS", "AdversarialMethod", "Batch", "Capabilities", "ConditionSpec", "DataInfo", "Method", "build_method"]
 
 
-def build_method(cfg, info: DataInfo, device) -> Method:
-    return METHODS[cfg.method](cfg, info, device)
+def build_method(cfg, data_info: DataInfo, device) -> Method:
+    return METHODS[cfg.method](cfg, data_info, device)

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab import objectives, tricks
-from ganlab.config import Config, ConfigError
+from ganlab.config import Config
+from ganlab.errors import ConfigError
+from ganlab.methods import objectives, tricks
 
 
 @dataclass
@@ -44,14 +45,47 @@ class Batch:
         return self.x.shape[0]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can do, declared on its class so that the loop, evaluation, the exploration commands and
+    the report ask instead of probing attributes or comparing method names.
+
+    - ``conditions``: what a sample can be asked for: None (unconditional), "attributes" (values of the data's
+      attributes: hair=blue, digit=3) or "codes" (latent codes the method invents: InfoGAN's c0, c1);
+    - ``encoder``: what ``encode(x)`` gives, in words ("posterior mean", "E(x)"), where the method has an
+      encoder (VAE, BiGAN; ``reconstruct(x)`` too), else None;
+    - ``held_out``: the name of a score on held-out data the method reports every epoch (``held_out_score``);
+    - ``reads_conditions``: the method's own networks read the conditions back from images
+      (``read_conditions``): ACGAN's auxiliary classifier, InfoGAN's Q;
+    - ``mixes_conditions``: ``generate_mixed`` interpolates between two condition sets at fixed noise;
+    - ``sections``: config sections only this method reads (elsewhere their values mean nothing).
+    """
+    conditions: str | None = None
+    encoder: str | None = None
+    held_out: str | None = None
+    reads_conditions: bool = False
+    mixes_conditions: bool = False
+    sections: tuple = ()
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """One thing a conditional method can be asked for: an attribute with named values, a categorical code
+    (values 0..k-1) or a continuous code (values None: any number, trained on [-1, 1])."""
+    name: str
+    kind: str                      # "attribute", "categorical" or "continuous"
+    values: list | None = None
+
+
 class Method:
     """Base of all methods. Subclasses set ``name`` and build their networks in ``__init__``."""
     name = "base"
     needs_labels = False
     description = ""
+    capabilities = Capabilities()
 
-    def __init__(self, cfg: Config, info: DataInfo, device: torch.device):
-        self.cfg, self.info, self.device = cfg, info, torch.device(device)
+    def __init__(self, cfg: Config, data_info: DataInfo, device: torch.device):
+        self.cfg, self.data_info, self.device = cfg, data_info, torch.device(device)
         self.g_steps = 0  # generator updates so far: what train.steps caps
 
     @classmethod
@@ -92,6 +126,43 @@ class Method:
     def extra_state(self) -> dict:
         return {"g_steps": self.g_steps}
 
+    # --- what conditional methods, encoders and held-out scores add (see ``capabilities``) -------------
+    def condition_specs(self) -> list[ConditionSpec]:
+        """What a sample can be asked for, in order (empty for an unconditional method)."""
+        return []
+
+    def requested_labels(self, inputs: dict) -> dict | None:
+        """Attribute name -> the codes [n] that ``inputs`` ask for (None unless conditioned on attributes)."""
+        return None
+
+    def read_conditions(self, x: torch.Tensor) -> dict:
+        """Condition name -> what the method's own networks read from images ``x`` (scaled like the data):
+        a predicted code [N] for attributes and categorical codes, an estimate [N] for continuous ones."""
+        raise ConfigError(f"method {self.name} cannot read conditions back from images")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise ConfigError(f"method {self.name} has no encoder (train with method vae or bigan)")
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        raise ConfigError(f"method {self.name} has no encoder (train with method vae or bigan)")
+
+    def held_out_indices(self, n: int) -> torch.Tensor:
+        """The items of an n-item data set that ``held_out_score`` is computed on."""
+        raise ConfigError(f"method {self.name} reports no held-out score")
+
+    def held_out_score(self, x: torch.Tensor) -> torch.Tensor:
+        raise ConfigError(f"method {self.name} reports no held-out score")
+
+    @torch.no_grad()
+    def generate_in_batches(self, inputs: dict, batch_size: int = 256) -> torch.Tensor:
+        """``generate`` over inputs for any number of samples, ``batch_size`` at a time; outputs on the CPU."""
+        n = next(v.shape[0] for v in inputs.values() if torch.is_tensor(v))
+        parts = []
+        for i in range(0, n, batch_size):
+            part = {k: (v[i:i + batch_size].to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
+            parts.append(self.generate(part).cpu())
+        return torch.cat(parts)
+
     def load_extra_state(self, state: dict) -> None:
         self.g_steps = int(state.get("g_steps", 0))
 
@@ -112,11 +183,6 @@ class Method:
 def unwrap(module: nn.Module) -> nn.Module:
     """The module inside a DistributedDataParallel wrapper (the loop may wrap a method's networks)."""
     return getattr(module, "module", module) if type(module).__name__ == "DistributedDataParallel" else module
-
-
-def is_toy(cfg: Config) -> bool:
-    d = cfg.data
-    return d.format in ("ring8", "grid25") or (d.format == "auto" and d.source in ("ring8", "grid25"))
 
 
 def _mean_over_processes(value: torch.Tensor) -> float:
@@ -160,7 +226,7 @@ def validate_tricks(cfg: Config) -> None:
     if bad:
         raise ConfigError(f"tricks.diffaug: {bad[0]!r} is not an augmentation; choose from: "
                           f"{', '.join(tricks.DIFFAUG_POLICIES)}")
-    if tc.diffaug and is_toy(cfg):
+    if tc.diffaug and cfg.data.is_points():
         raise ConfigError(f"tricks.diffaug={tc.diffaug} with data.source={cfg.data.source}: DiffAugment changes "
                           "images (colour, shifts, cut-outs); 2-D points have none. Drop tricks.diffaug.")
     if tc.ema is not None and not 0 < tc.ema < 1:
@@ -181,8 +247,8 @@ class AdversarialMethod(Method):
     ``total_steps`` (planned generator steps) is set by the loop when it knows it; it is only used to
     anneal the instance noise, falling back to ``train.steps`` and then to no annealing."""
 
-    def __init__(self, cfg, info, device):
-        super().__init__(cfg, info, device)
+    def __init__(self, cfg, data_info, device):
+        super().__init__(cfg, data_info, device)
         self.d_steps = 0
         self.total_steps: int | None = None
         self.G_ema: nn.Module | None = None

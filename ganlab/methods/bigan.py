@@ -7,23 +7,26 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.methods.base import Capabilities
 from ganlab.methods.gan import GAN
-from ganlab.methods.nets import Encoder, JointCritic
 from ganlab.models import build_generator
+from ganlab.models.critic import JointCritic
+from ganlab.models.encoder import Encoder
 
 
 class BiGAN(GAN):
     name = "bigan"
     description = "BiGAN: generator, encoder and a critic of (image, latent) pairs"
+    capabilities = Capabilities(encoder="E(x)")
 
-    def __init__(self, cfg, info, device):
-        super().__init__(cfg, info, device)
+    def __init__(self, cfg, data_info, device):
+        super().__init__(cfg, data_info, device)
         oc = cfg.optim
         self.opt_e = self.adam(self.E.parameters(), oc.g_lr, oc.g_betas)
         self.g_optims = [self.opt_g, self.opt_e]
 
     def build(self):
-        mc, shape = self.cfg.model, self.info.shape
+        mc, shape = self.cfg.model, self.data_info.shape
         self.G = build_generator(mc, shape, mc.latent_dim)
         self.E = Encoder(mc, shape, mc.latent_dim).to(self.device)
         self.D = JointCritic(mc, shape, mc.latent_dim)

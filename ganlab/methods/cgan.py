@@ -17,19 +17,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
+from ganlab.methods.base import Capabilities, ConditionSpec, unwrap
+from ganlab.methods.conditioning import Conditioning
 from ganlab.methods.gan import GAN
-from ganlab.methods.nets import CondGenerator, Conditioning, Critic
+from ganlab.models.conditional import CondGenerator
+from ganlab.models.critic import Critic
 
 
 class ConditionalGAN(GAN):
     name = "cgan"
     needs_labels = True
     description = "tag-/class-conditional GAN (label maps, projection or concatenation in D; optional mismatch)"
+    capabilities = Capabilities(conditions="attributes", mixes_conditions=True, sections=("cond",))
 
-    def __init__(self, cfg, info, device):
-        self.cond = Conditioning(cfg.cond.attributes, info.attributes)
-        super().__init__(cfg, info, device)
+    def __init__(self, cfg, data_info, device):
+        self.cond = Conditioning(cfg.cond.attributes, data_info.attributes)
+        super().__init__(cfg, data_info, device)
 
     @classmethod
     def validate(cls, cfg):
@@ -40,12 +44,12 @@ class ConditionalGAN(GAN):
 
     def build(self):
         mc, cc = self.cfg.model, self.cfg.cond
-        self.G = CondGenerator(mc, self.info.shape, mc.latent_dim, self.cond.sizes, cc.embed_dim)
+        self.G = CondGenerator(mc, self.data_info.shape, mc.latent_dim, self.cond.sizes, cc.embed_dim)
         self.D = self.build_D()
 
     def build_D(self):
         cc = self.cfg.cond
-        return Critic(self.cfg.model, self.info.shape, self.cond.sizes, cc.d_mode, cc.embed_dim, cc.map_mode)
+        return Critic(self.cfg.model, self.data_info.shape, self.cond.sizes, cc.d_mode, cc.embed_dim, cc.map_mode)
 
     # --- conditioning --------------------------------------------------------------------------
     def train_inputs(self, n, batch):
@@ -76,6 +80,31 @@ class ConditionalGAN(GAN):
         codes = self.cond.parse(cond, n, generator)
         return {"z": self.latent(n, generator=generator, device="cpu"), "codes": codes}
 
+    def condition_specs(self):
+        return [ConditionSpec(name, "attribute", list(self.cond.values[name])) for name in self.cond.names]
+
+    def requested_labels(self, inputs):
+        return {name: inputs["codes"][:, i].cpu() for i, name in enumerate(self.cond.names)}
+
+    def condition_codes(self, cond: dict, codes: torch.Tensor) -> torch.Tensor:
+        """``codes`` [n, A] with the attributes named in ``cond`` set (value names or codes)."""
+        codes = codes.clone()
+        for name, v in cond.items():
+            if name not in self.cond.names:
+                raise ConfigError(f"unknown attribute {name!r}; this model is conditioned on: "
+                                  f"{', '.join(self.cond.names)}")
+            codes[:, self.cond.names.index(name)] = self.cond.value_code(name, v)
+        return codes
+
+    @torch.no_grad()
+    def generate_mixed(self, inputs: dict, codes_b: torch.Tensor, alpha: float) -> torch.Tensor:
+        """Samples at the noise of ``inputs`` whose attribute embeddings are ``alpha`` x those of inputs' codes
+        plus (1 - alpha) x those of ``codes_b`` (interpolation between two tag sets)."""
+        G = unwrap(self.sampling_G())
+        z, ca, cb = (inputs["z"].to(self.device), inputs["codes"].to(self.device), codes_b.to(self.device))
+        embs = [alpha * emb(ca[:, i]) + (1 - alpha) * emb(cb[:, i]) for i, emb in enumerate(G.embeds)]
+        return self.image_of(G.net(torch.cat([z] + embs, 1)))
+
     def fixed_inputs(self, n, seed):
         g = torch.Generator().manual_seed(seed)
         inputs = self.sample_inputs(n, g)
@@ -86,9 +115,17 @@ class ConditionalGAN(GAN):
 class ACGAN(ConditionalGAN):
     name = "acgan"
     description = "auxiliary-classifier GAN: D also classifies each conditioned attribute"
+    capabilities = Capabilities(conditions="attributes", mixes_conditions=True, reads_conditions=True,
+                                sections=("cond",))
+
+    @torch.no_grad()
+    def read_conditions(self, x):
+        """The auxiliary classifier's reading of each attribute from images ``x``."""
+        _, heads = self.D(x.to(self.device))
+        return {name: l.argmax(1).cpu() for name, l in zip(self.cond.names, heads["aux"])}
 
     def build_D(self):
-        D = Critic(self.cfg.model, self.info.shape)
+        D = Critic(self.cfg.model, self.data_info.shape)
         D.add_head("aux", AuxHeads(D.feature_dim, self.cond.sizes))
         return D
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import ConfigError
 from ganlab.methods.base import AdversarialMethod, Batch
 from ganlab.models import build_discriminator, build_generator
 
@@ -17,8 +18,8 @@ class GAN(AdversarialMethod):
     name = "gan"
     description = "unconditional GAN (DCGAN / WGAN / WGAN-GP / hinge, by objective.loss)"
 
-    def __init__(self, cfg, info, device):
-        super().__init__(cfg, info, device)
+    def __init__(self, cfg, data_info, device):
+        super().__init__(cfg, data_info, device)
         self.build()
         self.G.to(self.device)
         self.D.to(self.device)
@@ -31,8 +32,8 @@ class GAN(AdversarialMethod):
     # --- pieces a subclass changes ---------------------------------------------------------------
     def build(self) -> None:
         """Set ``self.G`` and ``self.D``."""
-        self.G = build_generator(self.cfg.model, self.info.shape, self.cfg.model.latent_dim)
-        self.D = build_discriminator(self.cfg.model, self.info.shape)
+        self.G = build_generator(self.cfg.model, self.data_info.shape, self.cfg.model.latent_dim)
+        self.D = build_discriminator(self.cfg.model, self.data_info.shape)
 
     def train_inputs(self, n: int, batch: Batch) -> dict:
         """Generator inputs for a training batch, on the device (conditional methods take the batch's labels)."""
@@ -126,7 +127,7 @@ class GAN(AdversarialMethod):
     # --- sampling --------------------------------------------------------------------------------
     def sample_inputs(self, n: int, generator=None, cond=None) -> dict:
         if cond:
-            raise ValueError(f"method {self.name} is unconditional: it takes no conditions (got {cond})")
+            raise ConfigError(f"method {self.name} is unconditional: it takes no conditions (got {cond})")
         return {"z": self.latent(n, generator=generator, device="cpu")}
 
     @torch.no_grad()

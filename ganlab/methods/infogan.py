@@ -15,20 +15,22 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
+from ganlab.methods.base import Capabilities, ConditionSpec
 from ganlab.methods.gan import GAN
-from ganlab.methods.nets import Critic, mlp_head
 from ganlab.models import build_generator
+from ganlab.models.critic import Critic, mlp_head
 
 
 class InfoGAN(GAN):
     name = "infogan"
     description = "InfoGAN: categorical and continuous latent codes recovered by a Q head on D"
+    capabilities = Capabilities(conditions="codes", reads_conditions=True, sections=("info",))
 
-    def __init__(self, cfg, info, device):
+    def __init__(self, cfg, data_info, device):
         self.cats = [int(k) for k in cfg.info.categorical]
         self.n_cont = int(cfg.info.continuous)
-        super().__init__(cfg, info, device)
+        super().__init__(cfg, data_info, device)
 
     @classmethod
     def validate(cls, cfg):
@@ -45,10 +47,21 @@ class InfoGAN(GAN):
     def code_names(self) -> list[str]:
         return [f"c{i}" for i in range(len(self.cats) + self.n_cont)]
 
+    def condition_specs(self):
+        return [ConditionSpec(name, "categorical", list(range(self.cats[j]))) if j < len(self.cats)
+                else ConditionSpec(name, "continuous") for j, name in enumerate(self.code_names)]
+
+    def read_conditions(self, x):
+        """Q's reading of every code: the category of categorical codes, the mean of continuous ones."""
+        cat, mean = self.predict_codes(x)
+        names = self.code_names
+        return {**{names[j]: cat[:, j].cpu() for j in range(cat.shape[1])},
+                **{names[len(self.cats) + j]: mean[:, j].cpu() for j in range(mean.shape[1])}}
+
     def build(self):
         mc = self.cfg.model
-        self.G = build_generator(mc, self.info.shape, mc.latent_dim + sum(self.cats) + self.n_cont)
-        self.D = Critic(mc, self.info.shape)
+        self.G = build_generator(mc, self.data_info.shape, mc.latent_dim + sum(self.cats) + self.n_cont)
+        self.D = Critic(mc, self.data_info.shape)
         self.D.add_head("q", mlp_head(self.D.feature_dim, sum(self.cats) + 2 * self.n_cont, 128, mc.d_act,
                                       mc.leaky_slope))
 
@@ -116,19 +129,24 @@ class InfoGAN(GAN):
         names = self.code_names
         for name, value in (cond or {}).items():
             if name not in names:
-                raise ValueError(f"unknown code {name!r}; this model has: {', '.join(names) or 'none'} "
+                raise ConfigError(f"unknown code {name!r}; this model has: {', '.join(names) or 'none'} "
                                  f"({len(self.cats)} categorical, then {self.n_cont} continuous)")
             j = names.index(name)
+            if isinstance(value, str):  # as typed on the command line: --cond c0=3,c1=0.5
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise ConfigError(f"code {name!r}: {value!r} is not a number") from None
             v = torch.as_tensor(value)
             if v.dim() and v.shape[0] != n:
-                raise ValueError(f"code {name!r}: {v.shape[0]} values for {n} samples")
+                raise ConfigError(f"code {name!r}: {v.shape[0]} values for {n} samples")
             if j < len(self.cats):
                 k = self.cats[j]
                 if v.is_floating_point() and not torch.equal(v, v.round()):
-                    raise ValueError(f"code {name!r} is categorical: give a category 0..{k - 1}, got {value!r}")
+                    raise ConfigError(f"code {name!r} is categorical: give a category 0..{k - 1}, got {value!r}")
                 v = v.long()
                 if (v < 0).any() or (v >= k).any():
-                    raise ValueError(f"code {name!r} has {k} categories: give 0..{k - 1}, got {value!r}")
+                    raise ConfigError(f"code {name!r} has {k} categories: give 0..{k - 1}, got {value!r}")
                 cat[:, j] = v
             else:
                 cont[:, j - len(self.cats)] = v.float()

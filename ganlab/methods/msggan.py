@@ -6,9 +6,9 @@ full-size output.
 """
 from __future__ import annotations
 
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
 from ganlab.methods.gan import GAN
-from ganlab.methods.nets import MSGDiscriminator, MSGGenerator, pyramid
+from ganlab.models.msg import MSGDiscriminator, MSGGenerator, pyramid
 
 
 class MSGGAN(GAN):
@@ -24,8 +24,8 @@ class MSGGAN(GAN):
 
     def build(self):
         mc = self.cfg.model
-        self.G = MSGGenerator(mc, self.info.shape, mc.latent_dim)
-        self.D = MSGDiscriminator(mc, self.info.shape)
+        self.G = MSGGenerator(mc, self.data_info.shape, mc.latent_dim)
+        self.D = MSGDiscriminator(mc, self.data_info.shape)
 
     def real_input(self, batch):
         return pyramid(batch.x)

@@ -14,22 +14,23 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganlab.config import ConfigError
-from ganlab.methods.base import Batch, Method
-from ganlab.methods.nets import Encoder
+from ganlab.errors import ConfigError
+from ganlab.methods.base import Batch, Capabilities, Method
 from ganlab.models import build_generator
+from ganlab.models.encoder import Encoder
 
 
 class VAE(Method):
     name = "vae"
     description = "variational autoencoder: conv encoder, generator-family decoder, MSE + KL"
+    capabilities = Capabilities(encoder="posterior mean", held_out="test_mse", sections=("vae",))
 
-    def __init__(self, cfg, info, device):
-        super().__init__(cfg, info, device)
+    def __init__(self, cfg, data_info, device):
+        super().__init__(cfg, data_info, device)
         mc, oc = cfg.model, cfg.optim
         self.latent_dim = mc.latent_dim
-        self.G = build_generator(mc, info.shape, mc.latent_dim).to(self.device)
-        self.E = Encoder(mc, info.shape, 2 * mc.latent_dim).to(self.device)
+        self.G = build_generator(mc, data_info.shape, mc.latent_dim).to(self.device)
+        self.E = Encoder(mc, data_info.shape, 2 * mc.latent_dim).to(self.device)
         self.opt = self.adam(list(self.G.parameters()) + list(self.E.parameters()), oc.g_lr, oc.g_betas)
 
     @classmethod
@@ -81,7 +82,7 @@ class VAE(Method):
         self.g_steps += 1
         return {"loss": loss.detach(), "mse": mse.detach(), "kl": kl.detach()}
 
-    def test_indices(self, n: int) -> torch.Tensor:
+    def held_out_indices(self, n: int) -> torch.Tensor:
         """The held-out items of a data set of ``n``: the last ``vae.test_fraction`` of it (at least one item;
         all of it when the fraction is 0, i.e. nothing was held out and the test set is the training set)."""
         f = self.cfg.vae.test_fraction
@@ -90,9 +91,9 @@ class VAE(Method):
         return torch.arange(n - max(1, math.ceil(n * f)), n)
 
     def holdout(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(train indices, test indices) of a data set of ``n`` items, for ``test_mse`` (the loop stays
+        """(train indices, test indices) of a data set of ``n`` items, for ``held_out_score`` (the loop stays
         generic: whoever feeds the batches decides whether to leave the test part out)."""
-        test = self.test_indices(n)
+        test = self.held_out_indices(n)
         train = torch.arange(n) if self.cfg.vae.test_fraction <= 0 else torch.arange(int(test[0]))
         return train, test
 
@@ -100,7 +101,7 @@ class VAE(Method):
         return self.holdout(n)[0]
 
     @torch.no_grad()
-    def test_mse(self, x: torch.Tensor) -> torch.Tensor:
+    def held_out_score(self, x: torch.Tensor) -> torch.Tensor:
         """Mean squared reconstruction error per pixel of held-out images (decoding the posterior mean),
         with the networks in eval mode."""
         modes = {k: m.training for k, m in self.modules().items()}
@@ -123,7 +124,7 @@ class VAE(Method):
 
     def sample_inputs(self, n, generator=None, cond=None):
         if cond:
-            raise ValueError(f"method {self.name} is unconditional: it takes no conditions (got {cond})")
+            raise ConfigError(f"method {self.name} is unconditional: it takes no conditions (got {cond})")
         return {"z": torch.randn(n, self.latent_dim, generator=generator)}
 
     @torch.no_grad()

@@ -1,29 +1,18 @@
-"""Network families. ``build_generator``/``build_discriminator`` pick one from a ModelConfig."""
+"""Every network ganlab trains, in one package.
+
+- ``dcgan``, ``mlp``: the two families of generator and discriminator; ``build`` picks one from a ModelConfig;
+- ``conditional``: a generator conditioned on attribute embeddings;
+- ``critic``: critics with conditioning and extra heads, BiGAN's joint critic;
+- ``encoder``: x -> vector encoders (VAE, BiGAN);
+- ``msg``: MSG-GAN's multi-scale pair;
+- ``layers``: the building blocks (activations, norms, DCGAN init, spectral norm, parameter counts).
+"""
 from __future__ import annotations
 
-from torch import nn
-
+from ganlab.models.build import build_discriminator, build_generator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.layers import count_parameters
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
 
 __all__ = ["build_generator", "build_discriminator", "count_parameters", "DCGANGenerator", "DCGANDiscriminator",
            "MLPGenerator", "MLPDiscriminator"]
-
-
-def build_generator(mc, data_shape: tuple, in_dim: int | None = None) -> nn.Module:
-    in_dim = mc.latent_dim if in_dim is None else in_dim
-    if mc.arch == "mlp":
-        return MLPGenerator(in_dim, data_shape, mc.mlp_hidden, mc.mlp_layers, mc.g_act, mc.leaky_slope,
-                            mc.g_norm, mc.output)
-    c, s, _ = data_shape
-    return DCGANGenerator(in_dim, c, s, mc.g_width, mc.upsample, mc.g_norm, mc.g_act, mc.leaky_slope, mc.output)
-
-
-def build_discriminator(mc, data_shape: tuple, extra: int = 0, out_dim: int = 1) -> nn.Module:
-    if mc.arch == "mlp":
-        return MLPDiscriminator(data_shape, mc.mlp_hidden, mc.mlp_layers, mc.d_act, mc.leaky_slope,
-                                mc.spectral_norm, extra, out_dim)
-    c, s, _ = data_shape
-    return DCGANDiscriminator(c, s, mc.d_width, mc.d_norm, mc.d_act, mc.leaky_slope, mc.spectral_norm, extra,
-                              out_dim)

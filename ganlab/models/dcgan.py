@@ -13,7 +13,13 @@ import math
 import torch
 from torch import nn
 
-from ganlab.models.layers import activation, apply_spectral_norm, dcgan_init, norm2d, output_activation
+from ganlab.models.layers import (
+    activation,
+    apply_spectral_norm,
+    dcgan_init,
+    norm2d,
+    output_activation,
+)
 
 
 def n_doublings(image_size: int) -> int:

@@ -6,7 +6,12 @@ import math
 import torch
 from torch import nn
 
-from ganlab.models.layers import activation, apply_spectral_norm, dcgan_init, output_activation
+from ganlab.models.layers import (
+    activation,
+    apply_spectral_norm,
+    dcgan_init,
+    output_activation,
+)
 
 
 def _mlp(din: int, dout: int, hidden: int, layers: int, act: str, slope: float, norm: str) -> list[nn.Module]:

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ganlab.errors import ConfigError
 from ganlab.report.collect import RunSummary, collect_run, metric_direction
 from ganlab.report.page import render
 
-__all__ = ["write_report", "collect_run", "metric_direction", "RunSummary", "add_parser"]
+__all__ = ["write_report", "collect_run", "metric_direction", "RunSummary"]
 
 
 def write_report(runs, out="report.html", title: str | None = None, max_grids: int = 12) -> Path:
     """Write the comparison page of ``runs`` (run folders) to ``out``; returns its path."""
     runs = [Path(r) for r in runs]
     if not runs:
-        raise ValueError("no runs to report")
+        raise ConfigError("no runs to report")
     summaries = [collect_run(r, max_grids=max_grids) for r in runs]
     _unique_labels(summaries)
     out = Path(out)
@@ -45,25 +46,3 @@ def _unique_labels(summaries: list[RunSummary]) -> None:
     for s in summaries:
         if seen[s.label] > 1:
             s.label = f"{s.path.parent.name}/{s.path.name}"
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML page comparing runs side by side")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
-    p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
-    p.add_argument("--title", help="page title (default: the run name, or 'N runs')")
-    p.add_argument("--max-grids", type=int, default=12,
-                   help="sample grids per run on the slider, evenly spaced over training (default 12)")
-    p.set_defaults(func=cmd)
-
-
-def cmd(args) -> int:
-    from ganlab.explore.common import ExploreError
-    missing = [r for r in args.runs if not Path(r).exists()]
-    if missing:
-        raise ExploreError(f"{missing[0]} does not exist")
-    if args.max_grids < 1:
-        raise ExploreError("--max-grids must be at least 1")
-    out = write_report(args.runs, args.out, args.title, args.max_grids)
-    print(out)
-    return 0

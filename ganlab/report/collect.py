@@ -9,6 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from ganlab.config import Config, flatten
+from ganlab.eval.metrics.registry import direction
+
 # (label, config key) shown for every run
 KEY_SETTINGS = [
     ("method", "method"), ("recipe", "recipe"), ("data", "data.source"), ("image size", "data.image_size"),
@@ -21,47 +24,13 @@ KEY_SETTINGS = [
 IGNORED = {"train.progress", "train.tensorboard", "train.log_every", "train.device", "train.checkpoint_every",
            "data.cache_dir", "recipe"}
 
-# metric name -> direction; a name matches a key part equal to it or starting with it plus _ or -
-# (ganlab eval writes rows {"metric": fid | kid | is | precision | ... | cond_acc/ATTR | toy/modes, "value": v})
-LOWER = ("fid", "kid", "swd", "w_critic", "w_estimate", "w_train", "wasserstein", "reverse_kl", "kl", "mse",
-         "test_mse", "nll", "loss", "lpips")
-HIGHER = ("is", "inception_score", "precision", "recall", "density", "coverage", "face_rate", "faces",
-          "accuracy", "acc", "cond_acc", "condition_accuracy", "modes", "modes_captured", "high_quality",
-          "high_quality_fraction", "q_accuracy", "aux_accuracy", "silhouette")
-NOT_SCORES = ("std", "n", "seed", "steps", "epoch", "iter", "g_step", "step", "time", "total_modes",
-              "n_real", "n_fake", "n_train", "n_heldout", "elapsed", "sec", "seconds")
-
-
 def metric_direction(key: str) -> str | None:
-    """'lower', 'higher' or None (not a score, or unknown) for a metric column such as 'fid', 'kid_mean',
-    'swd.mean', 'prdc.precision', 'is_std'."""
-    parts = [p for p in re.split(r"[./]", key.lower()) if p]
-    if not parts:
-        return None
-    last_tokens = re.split(r"[_\-]", parts[-1])
-    if parts[-1] in NOT_SCORES or last_tokens[-1] in ("std", "stderr", "n", "seed", "steps", "time"):
-        return None
-    for part in reversed(parts):
-        for names, direction in ((HIGHER, "higher"), (LOWER, "lower")):
-            if any(part == name or part.startswith(name + "_") or part.startswith(name + "-") for name in names):
-                return direction
-    if parts[-1] in ("rate",) and len(parts) > 1 and parts[-2].startswith("face"):
-        return "higher"
-    return None
-
-
-def flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+    """'lower', 'higher' or None (not a score) for a metric column such as 'fid', 'cond_acc/hair',
+    'prdc.recall' or 'kid_std': the metric registry's word on it."""
+    return direction(key)
 
 
 def default_config() -> dict:
-    from ganlab.config import Config
     return flatten(Config().to_dict())
 
 
@@ -180,7 +149,7 @@ def evenly(items: list, k: int) -> list:
 
 
 def collect_run(path, max_grids: int = 12) -> RunSummary:
-    from ganlab.rundir import RunDir
+    from ganlab.runs.folder import RunDir
     rd = RunDir(path)
     s = RunSummary(Path(path), Path(path).resolve().name or str(path))
     if not rd.path.is_dir():

@@ -7,6 +7,7 @@ import html
 import time
 from pathlib import Path
 
+from ganlab.methods import METHODS
 from ganlab.report.collect import KEY_SETTINGS, RunSummary, metric_direction
 
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -111,12 +112,12 @@ def fmt_value(v) -> str:
 
 # --------------------------------------------------------------------------- sections
 
-# config sections that only some methods read: elsewhere their values are noise, shown as "-"
-METHOD_SECTIONS = {"info.": ("infogan",), "vae.": ("vae",), "cond.": ("cgan", "acgan")}
-
-
 def applies(key: str, method) -> bool:
-    return next((method in ms for prefix, ms in METHOD_SECTIONS.items() if key.startswith(prefix)), True)
+    """Whether config key ``key`` means anything for ``method``: a section that some methods declare as theirs
+    (``capabilities.sections``) applies to those alone; elsewhere its values are noise, shown as "-"."""
+    section = key.split(".", 1)[0]
+    owners = [name for name, cls in METHODS.items() if section in cls.capabilities.sections]
+    return not owners or method in owners
 
 
 def settings_table(runs: list[RunSummary]) -> str:

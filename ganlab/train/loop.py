@@ -16,16 +16,14 @@ import torch
 from tqdm import tqdm
 
 from ganlab import plots
-from ganlab.config import Config, ConfigError, config_from_dict
-from ganlab.methods import Batch, DataInfo, build_method
+from ganlab.config import Config, flatten
+from ganlab.errors import ConfigError, RunError
+from ganlab.experiment import check_resume_config, resume_experiment
+from ganlab.methods import METHODS, Batch, DataInfo, build_method
 from ganlab.models import count_parameters
-from ganlab.rundir import RunDir, RunError
-from ganlab.train import checkpoint as ckpt
+from ganlab.runs import checkpoint as ckpt
+from ganlab.runs.folder import RunDir
 from ganlab.train import distributed as dist
-
-# config keys that may differ between the run being resumed and the config given now
-RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
-                     "train.checkpoint_every", "train.device", "train.channels_last"}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,27 +40,6 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def _flatten(d: dict, prefix: str = "", sep: str = ".") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1} (nested keys joined with ``sep``)."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}{sep}", sep))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def check_resume_config(old: dict, new: dict) -> None:
-    a, b = _flatten(old), _flatten(new)
-    diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
-            and k != "recipe"]
-    if diff:
-        shown = "; ".join(f"{k}: run has {a.get(k)!r}, asked {b.get(k)!r}" for k in diff[:5])
-        raise RunError(f"cannot resume with a different config ({shown}). Only these may change on resume: "
-                       f"{', '.join(sorted(RESUMABLE_CHANGES))}")
-
-
 class Trainer:
     def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
         self.cfg, self.run, self.resume, self.log = cfg, run, resume, log
@@ -73,14 +50,14 @@ class Trainer:
             from ganlab.data import load_dataset
             dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0)
         self.dataset = dataset
-        method_cls = type(self)._method_class(cfg)
+        method_cls = METHODS[cfg.method]
         if method_cls.needs_labels and not dataset.attributes:
             raise ConfigError(f"method {cfg.method} needs labels, but {dataset.name} has none "
                               "(use class folders, --labels CSV, CelebA, MNIST or digits)")
-        self.info = DataInfo(dataset.kind, tuple(dataset.image_shape),
+        self.data_info = DataInfo(dataset.kind, tuple(dataset.image_shape),
                              {a.name: list(a.values) for a in dataset.attributes.values()}, cfg.model.output)
         ckpt.seed_everything(tc.seed)
-        self.method = build_method(cfg, self.info, self.device)
+        self.method = build_method(cfg, self.data_info, self.device)
         self.channels_last = tc.channels_last and dataset.kind == "images"
         if self.channels_last:  # before any DDP wrapping, which must see the final parameter layout
             for m in self.method.modules().values():
@@ -105,11 +82,6 @@ class Trainer:
         self.evaluator = None
         self._stop_signal = None
 
-    @staticmethod
-    def _method_class(cfg):
-        from ganlab.methods import METHODS
-        return METHODS[cfg.method]
-
     # ------------------------------------------------------------------------------------ batches
     def batch(self, idx: torch.Tensor) -> Batch:
         x = self.data[idx]
@@ -122,13 +94,13 @@ class Trainer:
     def state(self) -> dict:
         return {
             "config": self.cfg.to_dict(),
-            "data_info": self.info.to_dict(),
+            "data_info": self.data_info.to_dict(),
             "modules": {k: dist.unwrap(m).state_dict() for k, m in self.method.modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self.method.optimizers().items()},
             "method_state": self.method.extra_state(),
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
             "rng": ckpt.rng_state(),
-            "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in _flatten(self.fixed, sep="/").items()},
+            "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in flatten(self.fixed, sep="/").items()},
         }
 
     def load_state(self, state: dict) -> None:
@@ -189,29 +161,29 @@ class Trainer:
             out = self.method.generate(self.fixed)
         finally:
             self.method.train(True)
-        if hasattr(self.method, "test_mse") and hasattr(self.method, "test_indices"):
-            self.log_test_mse()
-        if self.info.kind == "points":
+        if self.method.capabilities.held_out:
+            self.log_held_out_score()
+        if self.data_info.kind == "points":
             pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
             real = self.data[pick.to(self.device)]
             plots.save_scatter(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
         else:
-            plots.save_grid(out, self.run.sample_grid(self.epoch), self.info.output)
+            plots.save_grid(out, self.run.sample_grid(self.epoch), self.data_info.output)
             if self.writer is not None:
-                self.writer.add_image("samples", plots.grid_tensor(out, self.info.output), self.global_iter)
+                self.writer.add_image("samples", plots.grid_tensor(out, self.data_info.output), self.global_iter)
         plots.plot_losses(self.history, self.run.losses_png, title=self.run.path.name)
         if self.writer is not None:
             self.writer.flush()
 
-    def log_test_mse(self) -> None:
-        """Held-out reconstruction error (VAE), one record per epoch in metrics.jsonl."""
+    def log_held_out_score(self) -> None:
+        """The method's score on its held-out items (the VAE's test MSE), one record per epoch in metrics.jsonl."""
         from ganlab.data import to_float
-        idx = self.method.test_indices(len(self.dataset))[:2048].to(self.device)
+        idx = self.method.held_out_indices(len(self.dataset))[:2048].to(self.device)
         x = self.data[idx]
         x = to_float(x, self.cfg.model.output) if self.dataset.kind == "images" else x
-        errs = [self.method.test_mse(x[i:i + 256]) * len(x[i:i + 256]) for i in range(0, len(x), 256)]
+        scores = [self.method.held_out_score(x[i:i + 256]) * len(x[i:i + 256]) for i in range(0, len(x), 256)]
         rec = {"iter": self.global_iter - 1, "epoch": self.epoch, "g_step": self.method.g_steps,
-               "test_mse": float(torch.stack(errs).sum()) / len(x)}
+               self.method.capabilities.held_out: float(torch.stack(scores).sum()) / len(x)}
         self.history.append(rec)
         with open(self.run.metrics_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -234,7 +206,7 @@ class Trainer:
                                "continue it, or choose another --out")
             self.run.create()
         self.run.write_text_atomic(self.run.config_path, self.cfg.to_yaml())
-        self.run.write_text_atomic(self.run.data_info_path, json.dumps(self.info.to_dict(), indent=1))
+        self.run.write_text_atomic(self.run.data_info_path, json.dumps(self.data_info.to_dict(), indent=1))
         if self.cfg.train.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -250,15 +222,14 @@ class Trainer:
             self.run.write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def done(self) -> bool:
-        steps = self.cfg.train.steps
-        return self.epoch >= self.cfg.train.epochs or (steps is not None and self.method.g_steps >= steps)
+        return self.cfg.train.reached(self.epoch, self.method.g_steps)
 
     def describe(self) -> None:
         if self.rank != 0:
             return
         parts = ", ".join(f"{k} {count_parameters(dist.unwrap(m)):,}" for k, m in self.method.modules().items())
         self.log(f"ganlab: {self.cfg.method} on {self.dataset.name}: {self.n} items of shape "
-                 f"{tuple(self.info.shape)}, device {self.device}" + (f" x{self.world}" if self.world > 1 else ""))
+                 f"{tuple(self.data_info.shape)}, device {self.device}" + (f" x{self.world}" if self.world > 1 else ""))
         self.log(f"parameters: {parts}")
         self.log(f"run folder: {self.run.path}")
 
@@ -332,10 +303,10 @@ class Trainer:
         if self.rank != 0 or every is None or self.iter_in_epoch != 0 or (self.epoch % every and not self.done()):
             return
         if self.evaluator is None:
-            from ganlab.train.evaluation import TrainingEvaluator
+            from ganlab.eval.during_training import TrainingEvaluator
             self.evaluator = TrainingEvaluator(self.cfg, self.run, self.dataset, self.device, self.log)
         rng = torch.get_rng_state()  # evaluation must not change the training's random stream
-        self.evaluator(self.method, self.epoch, self.state)
+        self.evaluator(self.method, self.epoch, lambda: ckpt.save_atomic(self.state(), self.run.checkpoints / "best.pt"))
         torch.set_rng_state(rng)
 
     def _on_sigterm(self, signum, frame):
@@ -382,12 +353,5 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
 
 def resume_config(run: RunDir, values: dict | None = None, overrides: list[str] | None = None) -> Config:
     """The config of an existing run, with the changes allowed on resume applied."""
-    from ganlab.config import parse_override, set_value, validate
     run.require()
-    cfg = config_from_dict(run.read_config())
-    for k, v in (values or {}).items():
-        set_value(cfg, k, v)
-    for text in overrides or []:
-        k, v = parse_override(text)
-        set_value(cfg, k, v)
-    return validate(cfg)
+    return resume_experiment(run.read_config(), values, overrides)

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from ganlab import objectives
+from ganlab.methods import objectives
 
 
 def test_bce_matches_hand_computation():

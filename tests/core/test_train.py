@@ -5,9 +5,10 @@ import torch
 import yaml
 
 import ganlab
-from ganlab.config import ConfigError
-from ganlab.rundir import RunDir, RunError
-from ganlab.train import Trainer, checkpoint, resume_config, train
+from ganlab.errors import RunError
+from ganlab.runs import checkpoint
+from ganlab.runs.folder import RunDir
+from ganlab.train import Trainer, resume_config, train
 from tests.conftest import tiny_config
 
 
@@ -142,7 +143,7 @@ def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch):
     """The VAE holds out its test part: the loop must not feed it, and logs the test MSE every epoch."""
     cfg = tiny_config(**{"method": "vae", "train.epochs": 2})
     trainer = Trainer(cfg, RunDir(tmp_path / "vae"), log=lambda *a: None)
-    test_idx = trainer.method.test_indices(len(trainer.dataset))
+    test_idx = trainer.method.held_out_indices(len(trainer.dataset))
     from ganlab.data import to_float
     test_x = to_float(trainer.dataset.data[test_idx], cfg.model.output).flatten(1)
     seen = []
@@ -177,7 +178,7 @@ def test_g_step_reuses_the_d_steps_fake_batch():
 @pytest.mark.parametrize("on", [True, False])
 def test_channels_last_layout_of_weights_and_batches(tmp_path, on):
     """train.channels_last stores the conv weights and every image batch as NHWC (and leaves them NCHW when off)."""
-    from ganlab.rundir import RunDir
+    from ganlab.runs.folder import RunDir
     cfg = tiny_config(**{"train.channels_last": on, "data.channels": 3})  # (grey images look the same either way)
     trainer = Trainer(cfg, RunDir(tmp_path / "run"), log=lambda *a: None)
     conv = next(p for p in trainer.method.G.parameters() if p.dim() == 4)

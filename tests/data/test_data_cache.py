@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.data import load_dataset
 from ganlab.data import images as images_mod
+from ganlab.data import load_dataset
 
 
 def _folder(tmp_path, h, n=4):

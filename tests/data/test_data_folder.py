@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganlab.data import DataError, load_dataset
 from ganlab.data import images as images_mod
+from ganlab.data import load_dataset
+from ganlab.errors import DataError
 
 
 def test_flat_folder_is_unlabelled_rgb(tmp_path, cfg, h):

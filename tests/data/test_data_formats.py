@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.data import DataError, detect_format, load_dataset
+from ganlab.data import detect_format, load_dataset
 from ganlab.data import images as images_mod
-
+from ganlab.errors import DataError
 
 # --------------------------------------------------------------------------- csv
 

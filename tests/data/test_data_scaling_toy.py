@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from ganlab.data import Attribute, Dataset, DataError, from_float, load_dataset, to_float
+from ganlab.data import Attribute, Dataset, from_float, load_dataset, to_float
+from ganlab.errors import DataError
 
 
 @pytest.mark.parametrize("output, lo, hi", [("tanh", -1.0, 1.0), ("sigmoid", 0.0, 1.0), ("none", 0.0, 1.0)])

@@ -4,11 +4,13 @@ import pytest
 import torch
 from PIL import Image
 
+import ganlab
 from ganlab.cli import main
 from ganlab.config import DataConfig
 from ganlab.data import load_dataset
-from ganlab.evaluate import compute, evaluate
-from ganlab.features import WeightsMissing, get_extractor, load_classifier, train_classifier
+from ganlab.errors import WeightsMissing
+from ganlab.eval.features import Extractor, get_extractor, load_classifier, train_classifier
+from ganlab.eval.run import compute, evaluate
 from ganlab.train import train
 from tests.conftest import tiny_config
 
@@ -20,7 +22,7 @@ def digits16():
 
 @pytest.fixture(scope="module")
 def classifier(digits16, tmp_path_factory):
-    from ganlab.features.classifier import save_classifier
+    from ganlab.eval.features.classifier import save_classifier
     model, report = train_classifier(digits16, epochs=4, batch_size=64, progress=False, log=lambda *a: None)
     path = tmp_path_factory.mktemp("clf") / "digits.pt"
     save_classifier(model, path, report)
@@ -48,7 +50,7 @@ def test_classifier_features_rank_real_above_noise(classifier, digits16):
 
 def test_eval_command_writes_eval_jsonl_and_caches_real_features(classifier, tmp_path, monkeypatch, capsys):
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", log=lambda *a: None)
-    import ganlab.features as F
+    import ganlab.eval.features as F
     calls = []
     real_extract = F.extract
     monkeypatch.setattr(F, "extract", lambda *a, **k: calls.append(k.get("desc")) or real_extract(*a, **k))
@@ -83,7 +85,7 @@ def test_toy_metrics_on_a_ring_run(tmp_path):
     cfg = tiny_config(**{"data.source": "ring8", "data.limit": 512, "model.arch": "mlp", "model.g_norm": "none",
                          "model.mlp_hidden": 16, "model.mlp_layers": 1, "train.epochs": 1})
     run = train(cfg, out=tmp_path / "ring", log=lambda *a: None)
-    rows = {r["metric"]: r for r in evaluate(run.path, n=500, progress=False, log=lambda *a: None)}
+    rows = {r["metric"]: r for r in ganlab.evaluate(run.path, n=500, progress=False, log=lambda *a: None)}
     assert rows["toy/modes"]["of"] == 8 and 0 <= rows["toy/modes"]["value"] <= 8
     assert 0 <= rows["toy/high_quality"]["value"] <= 1
 
@@ -99,7 +101,9 @@ def test_inception_weights_are_never_downloaded(tmp_path, monkeypatch):
 
 def _random_fid_inception_weights(path):
     """A state dict of torch-fidelity's FID Inception architecture with random values, made offline."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3 as Net
+    from torch_fidelity.feature_extractor_inceptionv3 import (
+        FeatureExtractorInceptionV3 as Net,
+    )
     empty = path.with_name("empty.pt")
     torch.save({}, empty)
     orig = Net.load_state_dict
@@ -148,7 +152,7 @@ def test_evaluation_during_training_keeps_best_checkpoint(classifier, tmp_path):
 
 
 def test_eval_config_is_checked():
-    from ganlab.config import ConfigError
+    from ganlab.errors import ConfigError
     with pytest.raises(ConfigError, match="eval.metrics"):
         tiny_config(**{"eval.every": 1, "eval.metrics": ["fidd"]})
     with pytest.raises(ConfigError, match="eval.best"):
@@ -172,7 +176,7 @@ def test_metrics_with_other_row_names_still_rank_checkpoints(classifier, tmp_pat
 
 
 def test_stacked_mnist_mode_counting(classifier):
-    from ganlab.data import DataError
+    from ganlab.errors import DataError
     stacked = load_dataset(DataConfig(source="digits", format="stacked-mnist", image_size=16, limit=1500),
                            progress=False)
     assert stacked.data.shape == (1500, 3, 16, 16) and len(stacked.attributes["mode"].values) == 1000
@@ -192,7 +196,7 @@ def test_stacked_mnist_mode_counting(classifier):
 def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
     cfg = tiny_config(**{"method": "cgan", "train.epochs": 1})
     run = train(cfg, out=tmp_path / "c", log=lambda *a: None)
-    rows = {r["metric"]: r for r in evaluate(run.path, n=200, metrics=["cond_acc"],
+    rows = {r["metric"]: r for r in ganlab.evaluate(run.path, n=200, metrics=["cond_acc"],
                                              features=f"classifier:{classifier[0]}", progress=False,
                                              log=lambda *a: None)}
     assert set(rows) == {"cond_acc/digit", "cond_acc/all"}
@@ -217,7 +221,9 @@ def test_condition_accuracy_has_a_shuffled_control():
     asked = torch.arange(1000) % 10
     fake = torch.zeros(1000, 1, 8, 8, dtype=torch.uint8)
 
-    class Reader:  # reads back exactly what was asked
+    class Reader(Extractor):  # reads back exactly what was asked
+        predicts = True
+
         def predict(self, images):
             return {"digit": torch.nn.functional.one_hot(asked, 10).float()}
 
@@ -228,14 +234,14 @@ def test_condition_accuracy_has_a_shuffled_control():
     assert rows["cond_acc/digit"]["per_value"] == {str(d): 1.0 for d in range(10)}
 
     class NamedReader(Reader):  # a classifier that knows its value names: per_value is keyed by them
-        model = type("M", (), {"attributes": {"digit": [f"d{i}" for i in range(10)]}})()
+        attributes = {"digit": [f"d{i}" for i in range(10)]}
 
     (row, *_) = compute(["cond_acc"], fake, fake, NamedReader(), requested={"digit": asked}, progress=False)
     assert row["per_value"] == {f"d{i}": 1.0 for i in range(10)}
 
 
 def test_condition_accuracy_per_asked_value():
-    from ganlab.evaluate import per_value_accuracy
+    from ganlab.eval.metrics.condition import per_value_accuracy
     asked = torch.tensor([0, 0, 1, 1, 2, 2])
     pred = torch.tensor([0, 0, 1, 0, 0, 0])  # value 0 always read back, 1 half the time, 2 never
     assert per_value_accuracy(pred, asked, ["red", "blue", "green"]) == {"red": 1.0, "blue": 0.5, "green": 0.0}

@@ -111,7 +111,7 @@ def test_edit_removing_the_direction_lowers_the_classifier_score(gan_run, tmp_pa
 
 def test_edit_reads_a_train_classifier_file(gan_run, tmp_path, capsys):
     """A file of 'ganlab train-classifier' (here an untrained one): a head per attribute, values by name."""
-    fc = pytest.importorskip("ganlab.features.classifier")
+    fc = pytest.importorskip("ganlab.eval.features.classifier")
     model = fc.DomainClassifier(1, 16, {"digit": [str(d) for d in range(10)]}, width=4, feature_dim=8)
     path = tmp_path / "clf.pt"
     fc.save_classifier(model, path, {})

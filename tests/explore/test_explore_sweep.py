@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganlab.cli import main
-from ganlab.config import ConfigError
-from ganlab.sweep import SweepError, parse_grid, split_values, sweep
+from ganlab.errors import ConfigError
+from ganlab.sweep import parse_grid, split_values, sweep
 
 TINY = ["--data", "digits", "--image-size", "16", "--limit", "64", "--batch-size", "32", "--latent-dim", "8",
         "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "train.progress=false",
@@ -25,7 +25,7 @@ def test_grid_parsing():
     assert parse_grid(["model.upsample=deconv,nearest", "train.n_gen=1,2"]) == [
         ("model.upsample", ["deconv", "nearest"]), ("train.n_gen", ["1", "2"])]
     for bad in (["model.upsample"], ["model.upsample=a,,b"], ["a=1", "a=2"], ["a=1,1"]):
-        with pytest.raises(SweepError):
+        with pytest.raises(ConfigError):
             parse_grid(bad)
 
 
@@ -39,7 +39,7 @@ def test_bad_grid_value_stops_before_any_run(tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown config key 'model.upsampel'"):
         sweep("dcgan", ["model.upsampel=deconv,nearest"], flags={"steps": 2}, out=out, log=lambda *a: None)
     assert not out.exists()
-    with pytest.raises(SweepError, match="both in --grid and in --set"):
+    with pytest.raises(ConfigError, match="both in --grid and in --set"):
         sweep("dcgan", ["model.upsample=deconv"], sets=["model.upsample=nearest"], out=out, log=lambda *a: None)
 
 
@@ -71,13 +71,14 @@ def test_sweep_runs_skips_and_resumes(tmp_path, capsys):
 def test_an_interrupted_run_is_resumed(tmp_path, capsys):
     """A run folder whose checkpoint is short of the plan is continued with --resume (shown by --dry-run;
     the resume itself is 'ganlab train --resume', tested with the training loop)."""
-    from ganlab.cli import _flag_values, build_parser
-    from ganlab.config import load_config
+    from ganlab.cli import build_parser
+    from ganlab.cli.train import flag_values
+    from ganlab.experiment import load_experiment
     from ganlab.train import train
     out = tmp_path / "sw"
     args = ["sweep", "dcgan", "--grid", "model.upsample=nearest", "--out", str(out), *TINY]
     ns = build_parser().parse_args([*args, "--steps", "1"])
-    cfg = load_config("dcgan", ns.set + ["model.upsample=nearest"], _flag_values(ns))
+    cfg = load_experiment("dcgan", ns.set + ["model.upsample=nearest"], flag_values(ns))
     train(cfg, out=out / "upsample=nearest", log=lambda *a: None)   # as the sweep would, stopped at 1 step
     assert g_steps(out / "upsample=nearest") == 1
     capsys.readouterr()
@@ -97,7 +98,7 @@ def test_sweep_refuses_a_folder_with_another_config(tmp_path):
     out = tmp_path / "sw"
     (out / "upsample=deconv").mkdir(parents=True)
     (out / "upsample=deconv" / "notes.txt").write_text("mine")
-    with pytest.raises(SweepError, match="not a ganlab run folder"):
+    with pytest.raises(ConfigError, match="not a ganlab run folder"):
         sweep("dcgan", ["model.upsample=deconv,nearest"], flags={"steps": 2}, out=out, log=lambda *a: None)
     assert not (out / "upsample=nearest").exists()
 
@@ -107,5 +108,5 @@ def test_dry_run_lists_commands(tmp_path, capsys):
     assert main(["sweep", "dcgan", "--grid", "model.upsample=deconv,nearest", "--grid", "train.n_gen=1,2",
                  "--out", str(out), "--dry-run", "--steps", "2"]) == 0
     text = capsys.readouterr().out
-    assert text.count("ganlab.cli train") == 4 and "upsample=nearest,n_gen=2" in text
+    assert text.count("-m ganlab train") == 4 and "upsample=nearest,n_gen=2" in text
     assert not out.exists()

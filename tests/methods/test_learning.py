@@ -62,11 +62,11 @@ def test_vae_reconstructs_held_out_digits():
     m = build("vae", ds, **{"vae.kl_weight": 1e-2, "optim.g_lr": 1e-3})
     train_idx, test_idx = m.holdout(len(ds))
     assert len(test_idx) == 180 and torch.equal(torch.cat([train_idx, test_idx]), torch.arange(len(ds)))
-    assert torch.equal(m.test_indices(len(ds)), test_idx)
+    assert torch.equal(m.held_out_indices(len(ds)), test_idx)
     g = torch.Generator().manual_seed(1)
     for _ in range(150):
         m.train_step(batch(ds, idx=train_idx[torch.randint(0, len(train_idx), (64,), generator=g)]))
     test = batch(ds, idx=test_idx).x
     baseline = ((test - test.mean(0)) ** 2).mean().item()  # the error of always answering the mean image
-    mse = m.test_mse(test).item()
+    mse = m.held_out_score(test).item()
     assert mse < 0.4 * baseline, (mse, baseline)

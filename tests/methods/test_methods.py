@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ganlab
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
 from ganlab.methods import METHODS, DataInfo, build_method
 from ganlab.train import train
 from tests.conftest import tiny_config
@@ -250,7 +250,7 @@ def test_vae_encoder_decoder_and_losses():
     stats = m.train_step(b)
     assert m.g_steps == g0 + 1 and {"loss", "mse", "kl"} <= set(stats) and finite(stats)
     assert stats["loss"].item() == pytest.approx(stats["mse"].item() + stats["kl"].item(), rel=1e-5)
-    t = m.test_mse(b.x)
+    t = m.held_out_score(b.x)
     assert t.dim() == 0 and t > 0 and all(mod.training for mod in m.modules().values())
     s = build("vae", **{"vae.reduction": "sum", "vae.kl_weight": 0.5}).train_step(b)
     assert s["mse"] > 100 * stats["mse"]  # summed over pixels and the batch

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.config import list_recipes, load_config, read_yaml, recipe_path
+from ganlab.config import list_recipes, read_yaml, recipe_path, resolve_data_paths
+from ganlab.experiment import load_experiment
 from ganlab.train import train
 
 TOYS = ("ring8", "grid25")
 
 
 def shrunk(name: str):
-    raw = read_yaml(recipe_path(name))
+    raw = resolve_data_paths(read_yaml(recipe_path(name)))
     data = raw.get("data", {})
     source = str(data.get("source", "digits"))
     values = {"train.steps": 2, "train.epochs": 2, "train.batch_size": 8, "train.progress": False,
@@ -29,13 +30,13 @@ def shrunk(name: str):
                            "data.channels": None, "cond.attributes": None})
     else:
         values["data.limit"] = 64
-    return load_config(name, values=values)
+    return load_experiment(name, flags=values)
 
 
 @pytest.mark.parametrize("name", sorted(list_recipes()))
 def test_recipe_starts_and_trains(name, tmp_path):
     cfg = shrunk(name)
-    full = load_config(name)
+    full = load_experiment(name)
     assert cfg.method == full.method and cfg.objective.loss == full.objective.loss
     run = train(cfg, out=tmp_path / "run", log=lambda *a: None)
     state = torch.load(run.path / "checkpoints" / "latest.pt", weights_only=False)

@@ -3,8 +3,8 @@ for every adversarial method through the one shared step path."""
 import pytest
 import torch
 
-from ganlab import tricks
-from ganlab.config import ConfigError
+from ganlab.errors import ConfigError
+from ganlab.methods import tricks
 from tests.conftest import tiny_config
 from tests.methods.helpers import batch, build, dataset, finite
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganlab.metrics.condition import condition_accuracy
+from ganlab.eval.metrics.condition import condition_accuracy
 
 
 def test_per_attribute_and_joint_accuracy():

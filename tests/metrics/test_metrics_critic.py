@@ -3,8 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab.metrics.wasserstein_critic import critic_wasserstein, default_critic
-
+from ganlab.eval.metrics.wasserstein_critic import critic_wasserstein, default_critic
 
 # many small tensor ops: one thread avoids OpenMP overhead on a busy 2-core box
 pytestmark = pytest.mark.usefixtures("one_thread")

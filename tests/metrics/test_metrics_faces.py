@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.faces import default_cascade_path, face_detection_rate
+from ganlab.eval.metrics.faces import default_cascade_path, face_detection_rate
 
 cv2 = pytest.importorskip("cv2")
 

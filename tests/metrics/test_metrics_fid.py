@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.fid import feature_stats, fid_from_features, frechet_distance
+from ganlab.eval.metrics.fid import feature_stats, fid_from_features, frechet_distance
 from tests.conftest import GivenFeatures
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.inception_score import inception_score
+from ganlab.eval.metrics.inception_score import inception_score
 from tests.conftest import GivenFeatures
 
 

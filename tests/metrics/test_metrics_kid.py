@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.kid import kid_from_features, mmd2_unbiased, polynomial_kernel
+from ganlab.eval.metrics.kid import kid_from_features, mmd2_unbiased, polynomial_kernel
 from tests.conftest import GivenFeatures
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.prdc import knn_radii, prdc
+from ganlab.eval.metrics.prdc import knn_radii, prdc
 
 
 def _reference_prdc(real, fake, k):

@@ -3,8 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlab.metrics.swd import _blur, laplacian_pyramid, pyramid_resolutions, sliced_wasserstein
-
+from ganlab.eval.metrics.swd import (
+    _blur,
+    laplacian_pyramid,
+    pyramid_resolutions,
+    sliced_wasserstein,
+)
 
 # many small tensor ops: one thread avoids OpenMP overhead on a busy 2-core box
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -18,7 +22,7 @@ def _digits(size):
 
 
 def _upsample_zero_insert(x, size):
-    from ganlab.metrics.swd import _up
+    from ganlab.eval.metrics.swd import _up
     return _up(x, size)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.modes import count_modes
-from ganlab.metrics.toy import grid_modes, mode_stats, ring_modes
+from ganlab.eval.metrics.modes import count_modes
+from ganlab.eval.metrics.toy import grid_modes, mode_stats, ring_modes
 
 STD = 0.02
 

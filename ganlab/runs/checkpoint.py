@@ -1,29 +1,15 @@
-"""Atomic checkpoints: written to a temporary file in the same folder, flushed, then renamed over
-the old one, so a process killed at any moment leaves either the old or the new checkpoint whole."""
+"""Checkpoint files: written atomically (``ganlab.files.save_atomic``), read back with one error for any
+unreadable file, and the random-number state they carry."""
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganlab.rundir import RunError
-
-
-def save_atomic(obj, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise RunError(f"cannot write checkpoint {path}: {e.strerror or e}; the previous checkpoint is kept") from None
+from ganlab.errors import RunError
+from ganlab.files import save_atomic  # noqa: F401 - checkpoints are written with it
 
 
 def load(path: Path, map_location="cpu") -> dict:

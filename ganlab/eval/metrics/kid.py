@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_numpy64
 
 __all__ = ["kid_from_features", "mmd2_unbiased", "polynomial_kernel"]
@@ -71,3 +73,17 @@ def kid_from_features(real, fake, subsets: int = 100, subset_size: int = 1000, d
         k_xy = polynomial_kernel(xs, ys, degree, gamma, coef0)
         values[i] = mmd2_unbiased(k_xx, k_yy, k_xy)
     return float(values.mean()), float(values.std())
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    rf, _, ff, _ = inp.features()
+    size = min(1000, len(rf), len(ff))
+    mean, std = kid_from_features(rf, ff, subset_size=size, seed=inp.seed)
+    if size == len(rf) == len(ff):
+        std = None  # every "subset" is the whole of both sets: the spread over subsets is 0 by construction
+    return [{"metric": "kid", "value": mean, "std": std}]
+
+
+register_metric(Metric("kid", rows=("kid",), lower=("kid",), needs=("features",), compute=_rows,
+                       description="kernel inception distance (unbiased MMD, polynomial kernel)"))

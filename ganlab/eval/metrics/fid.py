@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_numpy64
 
 __all__ = ["feature_stats", "fid_from_features", "frechet_distance"]
@@ -84,3 +86,13 @@ def fid_from_features(real_feats, fake_feats, eps: float = 1e-6) -> float:
     if mu1.shape != mu2.shape:
         raise ValueError(f"feature dimensions differ: {mu1.shape[0]} vs {mu2.shape[0]}")
     return frechet_distance(mu1, s1, mu2, s2, eps=eps)
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    rf, _, ff, _ = inp.features()
+    return [{"metric": "fid", "value": fid_from_features(rf, ff)}]
+
+
+register_metric(Metric("fid", rows=("fid",), lower=("fid",), needs=("features",), compute=_rows,
+                       description="Frechet distance between feature Gaussians"))

@@ -16,12 +16,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ganlab.errors import EvalError, WeightsMissing
+
 FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 TV_WEIGHTS = "inception_v3_google-0cc3c7bd.pth"
-
-
-class WeightsMissing(FileNotFoundError):
-    pass
 
 
 def _hub_file(name: str) -> Path:
@@ -56,16 +54,25 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 class Extractor:
+    """Features (and class probabilities) of uint8 images. ``predicts``: the extractor is a domain classifier
+    whose ``predict`` reads the data's attributes (``attributes``: name -> value names) from images."""
     name = "base"
     id = "base"
+    predicts = False
+    attributes: dict = {}
 
     def features_and_probs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise EvalError(f"the {self.name} features read no attributes; use --features classifier:PATH")
+
 
 class FIDInception(Extractor):
     def __init__(self, device="cpu", weights: str | None = None):
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        from torch_fidelity.feature_extractor_inceptionv3 import (
+            FeatureExtractorInceptionV3,
+        )
         path = find_weights("inception", weights)
         self.name, self.id, self.device = "inception", "inception:" + _file_id(path), torch.device(device)
         self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
@@ -104,18 +111,21 @@ class TorchvisionInception(Extractor):
 
 
 class ClassifierFeatures(Extractor):
+    predicts = True
+
     def __init__(self, path: str, device="cpu", attribute: str | None = None):
-        from ganlab.features.classifier import load_classifier
+        from ganlab.eval.features.classifier import load_classifier
         p = Path(path)
         self.model = load_classifier(p, device)
         self.name, self.id, self.device = f"classifier:{p}", "classifier:" + _file_id(p), torch.device(device)
         attrs = list(self.model.attributes)
         if attribute is not None and attribute not in attrs:
-            raise ValueError(f"classifier {p} has no attribute {attribute!r}; it has: {', '.join(attrs)}")
+            raise EvalError(f"classifier {p} has no attribute {attribute!r}; it has: {', '.join(attrs)}")
         self.attribute = attribute or attrs[0]
+        self.attributes = self.model.attributes
 
     def _input(self, images):
-        from ganlab.features.classifier import to_input
+        from ganlab.eval.features.classifier import to_input
         cfg = self.model.config
         return to_input(images.to(self.device), cfg["image_size"], cfg["channels"])
 
@@ -138,7 +148,7 @@ def get_extractor(name: str, device="cpu", weights: str | None = None, attribute
         return TorchvisionInception(device, weights)
     if name.startswith("classifier:"):
         return ClassifierFeatures(name.split(":", 1)[1], device, attribute)
-    raise ValueError(f"unknown feature extractor {name!r}; choose inception, torchvision-inception or "
+    raise EvalError(f"unknown feature extractor {name!r}; choose inception, torchvision-inception or "
                      "classifier:PATH")
 
 

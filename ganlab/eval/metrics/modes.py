@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ganlab.errors import EvalError
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 __all__ = ["count_modes"]
 
 
@@ -40,3 +43,22 @@ def count_modes(pred_labels, n_classes: int = 10) -> dict:
     q = counts[counts > 0] / n
     kl = float(np.sum(q * np.log(q * total)))
     return {"modes": int((counts > 0).sum()), "kl": kl, "n": int(n), "total_modes": int(total)}
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    """Stacked-MNIST mode count: a digit classifier reads each of the 3 channels; a triple is one of 1,000 modes."""
+    fake, extractor = inp.fake, inp.extractor
+    if fake.shape[1] != 3:
+        raise EvalError("stacked_modes needs 3-channel (stacked) images and --features classifier:PATH of a "
+                        "grey digit classifier (ganlab train-classifier --data $GANLAB_DATA/mnist)")
+    heads = list(extractor.attributes)
+    digits = [extractor.predict(fake[:, c:c + 1])[heads[0]] for c in range(3)]
+    r = count_modes(torch.stack(digits, 1))
+    return [{"metric": "stacked_modes", "value": r["modes"], "of": r["total_modes"]},
+            {"metric": "stacked_modes/kl", "value": r["kl"]}]
+
+
+register_metric(Metric("stacked_modes", rows=("stacked_modes", "stacked_modes/kl"), lower=("stacked_modes/kl",),
+                       needs=("classifier",), compute=_rows,
+                       description="modes of stacked MNIST (of 1,000) found by a digit classifier, and their KL"))

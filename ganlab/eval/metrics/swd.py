@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_tensor
 
 __all__ = ["laplacian_pyramid", "pyramid_resolutions", "sliced_wasserstein"]
@@ -182,3 +184,13 @@ def sliced_wasserstein(real_images, fake_images, n_patches: int = 128, n_proj: i
             values.append(_swd(da, db, n_proj, n_repeats, gen) * 1e3)
             del da, db
     return {"levels": values, "resolutions": resolutions, "mean": float(sum(values) / len(values))}
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    r = sliced_wasserstein(inp.real, inp.fake, seed=inp.seed)
+    return [{"metric": "swd", "value": r["mean"], "levels": r["levels"]}]
+
+
+register_metric(Metric("swd", rows=("swd",), lower=("swd",), compute=_rows,
+                       description="sliced Wasserstein distance of Laplacian-pyramid patches (no features)"))

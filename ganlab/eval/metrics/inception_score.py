@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_tensor
 
 __all__ = ["inception_score"]
@@ -53,3 +55,14 @@ def inception_score(probs, splits: int = 10, from_logits: bool = False,
         scores.append(torch.exp(kl.mean()))
     s = torch.stack(scores)
     return float(s.mean()), float(s.std(unbiased=False))
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    _, _, _, fp = inp.features()
+    mean, std = inception_score(fp, splits=min(10, max(1, len(fp) // 50)))
+    return [{"metric": "is", "value": mean, "std": std}]
+
+
+register_metric(Metric("is", rows=("is",), needs=("probs",), compute=_rows,
+                       description="inception score of the generated images' class probabilities"))

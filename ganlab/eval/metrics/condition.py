@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import EvalError
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_tensor
 
 __all__ = ["condition_accuracy"]
@@ -56,3 +59,39 @@ def condition_accuracy(pred_codes: dict, requested: dict) -> dict[str, float]:
         all_right = right if all_right is None else all_right & right
     out["all"] = float(all_right.double().mean())
     return out
+
+# --------------------------------------------------------------------------- registration
+
+def per_value_accuracy(pred: torch.Tensor, asked: torch.Tensor, names: list | None = None) -> dict:
+    """Asked value (its name where known) -> the share of samples asking for it whose prediction matches."""
+    pred = pred.argmax(1) if pred.dim() == 2 else pred
+    out = {}
+    for code in sorted(set(asked.tolist())):
+        sel = asked == code
+        label = str(names[code]) if names is not None and code < len(names) else str(code)
+        out[label] = float((pred[sel].cpu() == code).float().mean())
+    return out
+
+
+def _rows(inp):
+    pred = inp.extractor.predict(inp.fake)
+    requested = inp.requested
+    common = {a: requested[a].cpu() for a in requested if a in pred}
+    if not common:
+        raise EvalError(f"the classifier predicts {list(pred)}, the model is conditioned on {list(requested)}")
+    # the control: the same samples scored against the asked tags shuffled across samples. What a model that
+    # ignored its tags would get, given this classifier's bias and the tags' frequencies.
+    perm = torch.randperm(len(inp.fake), generator=torch.Generator().manual_seed(inp.seed))
+    shuffled = condition_accuracy({a: pred[a] for a in common}, {a: c[perm] for a, c in common.items()})
+    value_names = inp.extractor.attributes
+    rows = []
+    for name, acc in condition_accuracy({a: pred[a] for a in common}, common).items():
+        row = {"metric": f"cond_acc/{name}", "value": acc, "shuffled": shuffled[name]}
+        if name in common:  # which asked values are read back, and which are not
+            row["per_value"] = per_value_accuracy(pred[name], common[name], value_names.get(name))
+        rows.append(row)
+    return rows
+
+
+register_metric(Metric("cond_acc", rows=("cond_acc/all", "cond_acc/<attribute>"), needs=("classifier", "requested"),
+                       compute=_rows, description="how often a domain classifier reads back the asked labels"))

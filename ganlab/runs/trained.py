@@ -1,4 +1,4 @@
-"""Load a trained generator from a run folder and sample from it:
+"""A trained run, loaded from its folder for sampling:
 
     import ganlab
     g = ganlab.load("runs/dcgan-digits")
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from ganlab.config import config_from_dict
+from ganlab.experiment import experiment_from_dict
 from ganlab.methods import DataInfo, build_method
 from ganlab.plots import to_unit
-from ganlab.rundir import RunDir
-from ganlab.train import checkpoint as ckpt
+from ganlab.runs import checkpoint as ckpt
+from ganlab.runs.folder import RunDir
 
 
 class TrainedGenerator:
@@ -22,7 +22,7 @@ class TrainedGenerator:
 
     def __init__(self, method, run: RunDir, checkpoint_path: Path, state: dict):
         self.method, self.run, self.checkpoint_path = method, run, checkpoint_path
-        self.info: DataInfo = method.info
+        self.data_info: DataInfo = method.data_info
         self.cfg = method.cfg
         self.epoch = state.get("epoch")
         self.g_steps = state.get("method_state", {}).get("g_steps")
@@ -37,28 +37,24 @@ class TrainedGenerator:
         return self.method.device
 
     def inputs(self, n: int, seed: int | None = None, cond: dict | None = None) -> dict:
+        """Generator inputs for ``n`` samples (the same for a seed on every device); ``cond`` as in ``sample``."""
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         return self.method.sample_inputs(n, g, cond)
 
     @torch.no_grad()
-    def generate(self, inputs: dict, raw: bool = False) -> torch.Tensor:
-        inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
-        out = self.method.generate(inputs)
-        if raw or self.info.kind != "images":
+    def generate(self, inputs: dict, raw: bool = False, batch_size: int = 256) -> torch.Tensor:
+        """Outputs on the CPU for ``inputs`` (in batches): [0, 1] images, or (``raw``) as the networks make them."""
+        out = self.method.generate_in_batches(inputs, batch_size)
+        if raw or self.data_info.kind != "images":
             return out
-        return to_unit(out, self.info.output)
+        return to_unit(out, self.data_info.output)
 
     @torch.no_grad()
     def sample(self, n: int = 64, seed: int | None = None, cond: dict | None = None, raw: bool = False,
                batch_size: int = 256) -> torch.Tensor:
         """``n`` samples as float images in [0, 1] (``raw=True``: as the networks produce them; 2-D toy
-        data: points). ``cond`` gives attribute values for conditional methods, e.g. {"hair": "blue"}."""
-        inputs = self.inputs(n, seed, cond)
-        outs = []
-        for i in range(0, n, batch_size):
-            part = {k: (v[i:i + batch_size] if torch.is_tensor(v) else v) for k, v in inputs.items()}
-            outs.append(self.generate(part, raw=raw).cpu())
-        return torch.cat(outs)
+        data: points). ``cond`` gives conditions for conditional methods, e.g. {"hair": "blue"} or {"c0": 3}."""
+        return self.generate(self.inputs(n, seed, cond), raw=raw, batch_size=batch_size)
 
 
 def load(run, checkpoint: str | int | None = None, device: str | torch.device = "cpu") -> TrainedGenerator:
@@ -66,7 +62,7 @@ def load(run, checkpoint: str | int | None = None, device: str | torch.device = 
     rd = RunDir(run).require()
     path = rd.checkpoint(checkpoint)
     state = ckpt.load(path, map_location=device)
-    cfg = config_from_dict(state["config"])
+    cfg = experiment_from_dict(state["config"])
     info = DataInfo.from_dict(state["data_info"])
     method = build_method(cfg, info, device)
     for k, m in method.modules().items():

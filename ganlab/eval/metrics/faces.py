@@ -17,6 +17,8 @@ import os
 import numpy as np
 import torch
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 __all__ = ["default_cascade_path", "face_detection_rate"]
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
@@ -106,3 +108,14 @@ def face_detection_rate(images_uint8, cascade_path: str | None = None, scale_fac
         hits.append(len(faces) > 0)
     detected = int(sum(hits))
     return {"rate": detected / n, "n": int(n), "detected": detected, "per_image": hits}
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    f = face_detection_rate(inp.fake, inp.cascade)
+    r = face_detection_rate(inp.real[: len(inp.fake)], inp.cascade)
+    return [{"metric": "face_rate", "value": f["rate"], "real": r["rate"], "cascade": inp.cascade or "default"}]
+
+
+register_metric(Metric("faces", rows=("face_rate",), compute=_rows,
+                       description="share of samples in which an OpenCV cascade finds a face"))

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_numpy64
 
 __all__ = ["grid_modes", "mode_stats", "ring_modes"]
@@ -73,3 +75,16 @@ def mode_stats(samples, modes, std, n_std: float = 3.0, min_count: int = 20) -> 
         "reverse_kl": reverse_kl,
         "counts": [int(c) for c in counts],
     }
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    r = mode_stats(inp.fake, inp.modes, inp.mode_std)
+    return [{"metric": "toy/modes", "value": r["modes_captured"], "of": len(inp.modes)},
+            {"metric": "toy/high_quality", "value": r["high_quality_fraction"]},
+            {"metric": "toy/reverse_kl", "value": r["reverse_kl"]}]
+
+
+register_metric(Metric("toy", rows=("toy/modes", "toy/high_quality", "toy/reverse_kl"), lower=("toy/reverse_kl",),
+                       needs=("modes",), kinds=("points",), compute=_rows,
+                       description="modes captured, high-quality share and reverse KL on 2-D mixtures"))

@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_tensor
 
 __all__ = ["critic_wasserstein", "default_critic"]
@@ -161,3 +163,15 @@ def critic_wasserstein(real, fake, steps: int = 500, batch_size: int = 64, gp_la
         "n_heldout": (int(real_ho.shape[0]), int(fake_ho.shape[0])),
         "note": NOTE,
     }
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    r = critic_wasserstein(inp.real, inp.fake, steps=inp.critic_steps, seed=inp.seed, device=inp.device,
+                           progress=inp.progress)
+    return [{"metric": "w_critic", "value": r["w_estimate"], "steps": r["steps"], "seed": r["seed"],
+             "note": r.get("note", "comparable across models only with the same budget and seed")}]
+
+
+register_metric(Metric("w_critic", rows=("w_critic",), lower=("w_critic",), kinds=("images", "points"),
+                       compute=_rows, description="Wasserstein estimate of an independently trained critic"))

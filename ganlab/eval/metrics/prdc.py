@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.eval.metrics.registry import Metric, register_metric
+
 from ._util import to_tensor
 
 __all__ = ["knn_radii", "prdc"]
@@ -79,3 +81,14 @@ def prdc(real_feats, fake_feats, k: int = 5, chunk_size: int = 1024,
         "density": float(density_sum / (k * m)),
         "coverage": float((nearest_fake < r_real).double().mean()),
     }
+
+# --------------------------------------------------------------------------- registration
+
+def _rows(inp):
+    rf, _, ff, _ = inp.features()
+    k = min(5, len(rf) - 1, len(ff) - 1)
+    return [{"metric": name, "value": v} for name, v in prdc(rf, ff, k=k).items()]
+
+
+register_metric(Metric("prdc", rows=("recall", "precision", "density", "coverage"), needs=("features",),
+                       compute=_rows, description="precision, recall, density and coverage of k-NN balls"))

@@ -1,5 +1,5 @@
-"""Evaluation during training (``eval.every``): metrics on the in-memory data, appended to
-eval.jsonl, and ``checkpoints/best.pt`` kept for the best value of the chosen metric."""
+"""Evaluation during training (``eval.every``): metrics on the in-memory data, appended to eval.jsonl, and
+``checkpoints/best.pt`` kept for the best value of the chosen metric (its direction from the registry)."""
 from __future__ import annotations
 
 import json
@@ -8,14 +8,18 @@ import time
 
 import torch
 
-from ganlab.evaluate import (LOWER_IS_BETTER, compute, generate_batches, ranking_row, requested_labels,
-                             to_uint8)
+from ganlab.eval.metrics import registry
+from ganlab.eval.run import compute, to_uint8
+from ganlab.plots import to_unit
 
 
 class TrainingEvaluator:
+    """Called by the loop with the method, the epoch and a ``save_best()`` that writes best.pt."""
+
     def __init__(self, cfg, run, dataset, device, log=print):
         self.ec, self.run, self.dataset, self.device, self.log = cfg.eval, run, dataset, device, log
-        self.metric = ranking_row(self.ec.best or self.ec.metrics[0])
+        self.metric = registry.ranking_row(self.ec.best or self.ec.metrics[0])
+        self.lower = registry.direction(self.metric) == "lower"
         self.extractor = None
         n_real = min(len(dataset), self.ec.n)
         idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.train.seed))[:n_real]
@@ -25,7 +29,7 @@ class TrainingEvaluator:
     def _better(self, a: float, b: float | None) -> bool:
         if b is None or math.isnan(b):
             return not math.isnan(a)
-        return a < b if self.metric in LOWER_IS_BETTER else a > b
+        return a < b if self.lower else a > b
 
     def _best_so_far(self) -> float | None:
         best = None
@@ -36,25 +40,21 @@ class TrainingEvaluator:
                     best = r["value"]
         return best
 
-    def __call__(self, method, epoch: int, state_fn) -> list[dict]:
-        from ganlab.features import get_extractor
-        from ganlab.train.checkpoint import save_atomic
-        if self.extractor is None and any(m in ("fid", "kid", "is", "prdc", "cond_acc") for m in self.ec.metrics):
+    def __call__(self, method, epoch: int, save_best) -> list[dict]:
+        from ganlab.eval.features import get_extractor
+        if self.extractor is None and registry.needs_extractor(self.ec.metrics):
             self.extractor = get_extractor(self.ec.features, self.device)
         inputs = method.sample_inputs(self.ec.n, torch.Generator().manual_seed(12345))
-        on_device = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
         method.train(False)
         try:
-            with torch.no_grad():
-                out = generate_batches(method.generate, on_device, self.ec.n)
+            out = method.generate_in_batches(inputs)
         finally:
             method.train(True)
-        from ganlab.plots import to_unit
-        fake = to_uint8(to_unit(out, method.info.output)) if method.info.kind == "images" else out
-        rows = compute(self.ec.metrics, self.real, fake, self.extractor, kind=method.info.kind,
-                       requested=requested_labels(method, inputs), modes=self.dataset.modes,
-                       mode_std=self.dataset.mode_std, device=self.device,
-                       progress=False)
+        info = method.data_info
+        fake = to_uint8(to_unit(out, info.output)) if info.kind == "images" else out
+        rows = compute(self.ec.metrics, self.real, fake, self.extractor, kind=info.kind,
+                       requested=method.requested_labels(inputs), modes=self.dataset.modes,
+                       mode_std=self.dataset.mode_std, device=self.device, progress=False)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         rows = [{**r, "epoch": epoch, "checkpoint_step": method.g_steps, "n": len(fake), "n_real": len(self.real),
                  "features": self.ec.features, "time": stamp, "during_training": True} for r in rows]
@@ -63,7 +63,7 @@ class TrainingEvaluator:
         value = next((r["value"] for r in rows if r["metric"] == self.metric), None)
         if value is not None and self._better(value, self.best):
             self.best = value
-            save_atomic(state_fn(), self.run.checkpoints / "best.pt")
+            save_best()
             self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best so far; saved best.pt)")
         elif value is not None:
             self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best {self.best:.4g})")

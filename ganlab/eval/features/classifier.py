@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ganlab.errors import DataError, EvalError
+
 
 class DomainClassifier(nn.Module):
     def __init__(self, channels: int, image_size: int, attributes: dict[str, list[str]], width: int = 32,
@@ -49,17 +51,20 @@ class DomainClassifier(nn.Module):
 
 
 def save_classifier(model: DomainClassifier, path: Path, report: dict) -> None:
-    from ganlab.train.checkpoint import save_atomic
+    from ganlab.files import save_atomic
     save_atomic({"config": model.config, "state_dict": model.state_dict(), "report": report}, Path(path))
 
 
 def load_classifier(path, device="cpu") -> DomainClassifier:
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"classifier {p} not found (make one with 'ganlab train-classifier')")
-    state = torch.load(p, map_location=device, weights_only=False)
+        raise EvalError(f"classifier {p} not found (make one with 'ganlab train-classifier')")
+    try:
+        state = torch.load(p, map_location=device, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise EvalError(f"{p} cannot be read as a ganlab classifier file ({e})") from None
     if not isinstance(state, dict) or "config" not in state:
-        raise ValueError(f"{p} is not a ganlab classifier file")
+        raise EvalError(f"{p} is not a ganlab classifier file")
     model = DomainClassifier(**state["config"]).to(device)
     model.load_state_dict(state["state_dict"])
     model.report = state.get("report", {})
@@ -81,12 +86,12 @@ def train_classifier(dataset, attributes: list[str] | None = None, epochs: int =
                      progress: bool = True, log=print) -> tuple[DomainClassifier, dict]:
     """Train on a labelled ganlab Dataset; returns the model and a report with held-out accuracy per attribute."""
     if dataset.kind != "images":
-        raise ValueError("a classifier needs images")
+        raise DataError("a classifier needs images")
     names = attributes or list(dataset.attributes)
     missing = [a for a in names if a not in dataset.attributes]
     if not names or missing:
         have = ", ".join(dataset.attributes) or "none"
-        raise ValueError(f"attributes {missing or names} not in the data (it has: {have})")
+        raise DataError(f"attributes {missing or names} not in the data (it has: {have})")
     attrs = {a: list(dataset.attributes[a].values) for a in names}
     c, s, _ = dataset.image_shape
     torch.manual_seed(seed)

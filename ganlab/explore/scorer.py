@@ -1,14 +1,14 @@
-"""Attribute classifiers as the exploration commands use them.
+"""Attribute scorers: a classifier, as ``ganlab edit`` uses it to score samples for an attribute.
 
-The protocol (``ganlab edit --classifier PATH``): ``load_classifier(PATH)`` gives a callable that takes
+The protocol (``ganlab edit --classifier PATH``): ``load_scorer(PATH)`` gives a callable that takes
 float images in [0, 1], shape [N, C, H, W] at the run's resolution, and returns either
 
 - a dict attribute name -> logits [N, K] over that attribute's values (or [N] / [N, 1]: one logit), or
 - a tensor: [N, K] logits over the values of the attribute asked for, or [N] / [N, 1] one logit of
   "the attribute is present".
 
-A file written by ``ganlab train-classifier`` (``ganlab.features.classifier``: a DomainClassifier with a
-head per attribute) is loaded with its own ``load_classifier``, and images are resized to its input
+A file written by ``ganlab train-classifier`` (``ganlab.eval.features.classifier``: a DomainClassifier with a
+head per attribute) is loaded with ``ganlab.eval.features.load_classifier``, and images are resized to its input
 size; any other PATH is read with ``torch.load`` and must hold an ``nn.Module`` (saved whole) with that
 behaviour. A classifier may carry ``attributes`` (name -> list of value names) to name its output
 columns; without it the run's attribute values are assumed.
@@ -19,30 +19,26 @@ from pathlib import Path
 
 import torch
 
-from ganlab.explore.common import ExploreError
+from ganlab.errors import ConfigError
+from ganlab.eval.features.classifier import load_classifier
 
 ON_VALUES = ("1", "yes", "true", "on", "y", "t", "present")
 
 
-def load_classifier(path, device="cpu"):
+def load_scorer(path, device="cpu"):
     p = Path(path)
     if not p.is_file():
-        raise ExploreError(f"--classifier {path}: no such file")
+        raise ConfigError(f"--classifier {path}: no such file")
     try:
         obj = torch.load(p, map_location=device, weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise ExploreError(f"--classifier {path}: cannot be read with torch.load ({e})") from None
+        raise ConfigError(f"--classifier {path}: cannot be read with torch.load ({e})") from None
     if isinstance(obj, dict) and "config" in obj and "state_dict" in obj:  # from 'ganlab train-classifier'
-        try:
-            from ganlab.features.classifier import load_classifier as provided
-        except ImportError:
-            raise ExploreError(f"--classifier {path} was written by 'ganlab train-classifier', but "
-                               "ganlab.features.classifier is not available to read it") from None
-        return provided(p, device=device)
+        return load_classifier(p, device=device)
     if isinstance(obj, dict) and isinstance(obj.get("model"), torch.nn.Module):
         obj = obj["model"]
     if not isinstance(obj, torch.nn.Module):
-        raise ExploreError(f"--classifier {path}: expected a saved torch.nn.Module (or a file from "
+        raise ConfigError(f"--classifier {path}: expected a saved torch.nn.Module (or a file from "
                            f"'ganlab train-classifier'), found {type(obj).__name__}")
     obj.eval()
     return obj
@@ -64,14 +60,14 @@ def value_index(values: list[str] | None, name: str, value: str | None, k: int) 
                 return 0
             return 1
         shown = f": {', '.join(values)}" if values else ""
-        raise ExploreError(f"attribute {name!r} has {k} values{shown}; say which one to score, "
+        raise ConfigError(f"attribute {name!r} has {k} values{shown}; say which one to score, "
                            f"e.g. --attribute {name}={values[0] if values else 0}")
     if values and value in values:
         return values.index(value)
     if value.isdigit() and int(value) < k:
         return int(value)
     known = f"; known: {', '.join(values)}" if values else ""
-    raise ExploreError(f"attribute {name!r} has no value {value!r}{known}")
+    raise ConfigError(f"attribute {name!r} has no value {value!r}{known}")
 
 
 class AttributeScorer:
@@ -92,7 +88,7 @@ class AttributeScorer:
         for i in range(0, images.shape[0], batch_size):
             x = images[i:i + batch_size].float()
             if isinstance(cfg, dict) and "image_size" in cfg and "channels" in cfg:
-                from ganlab.features.classifier import to_input
+                from ganlab.eval.features.classifier import to_input
                 x = to_input(x, cfg["image_size"], cfg["channels"])
             out = self.clf(x.to(dev))
             outs.append(self._score(out).float().cpu())
@@ -101,13 +97,13 @@ class AttributeScorer:
     def _score(self, out) -> torch.Tensor:
         if isinstance(out, dict):
             if self.name not in out:
-                raise ExploreError(f"the classifier has no output for attribute {self.name!r}; it scores: "
+                raise ConfigError(f"the classifier has no output for attribute {self.name!r}; it scores: "
                                    f"{', '.join(map(str, out))}")
             out = out[self.name]
         if isinstance(out, (tuple, list)):
             out = out[0]
         if not torch.is_tensor(out):
-            raise ExploreError(f"the classifier returned {type(out).__name__}; expected logits (a tensor or a dict "
+            raise ConfigError(f"the classifier returned {type(out).__name__}; expected logits (a tensor or a dict "
                                "of tensors per attribute)")
         out = out.float()
         if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1):

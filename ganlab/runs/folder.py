@@ -13,15 +13,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import yaml
 
-
-class RunError(RuntimeError):
-    """A run folder that cannot be used, with the reason."""
+from ganlab.errors import RunError
+from ganlab.files import write_text_atomic
 
 
 class RunDir:
@@ -87,13 +85,7 @@ class RunDir:
         return yaml.safe_load(self.config_path.read_text())
 
     def write_text_atomic(self, path: Path, text: str) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise RunError(f"cannot write {path}: {e.strerror or e}") from None
+        write_text_atomic(path, text)
 
     def read_data_info(self) -> dict:
         return json.loads(self.data_info_path.read_text())

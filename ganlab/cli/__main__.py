@@ -1,0 +1,5 @@
+import sys
+
+from ganlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""``ganlab train`` and ``ganlab recipes``, and the training flags ``ganlab sweep`` shares."""
+from __future__ import annotations
+
+import argparse
+
+from ganlab.config import DEFAULT_RECIPE, TRAIN_FLAGS
+from ganlab.errors import ConfigError
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", "-r", help=f"a recipe name (see 'ganlab recipes') or YAML path "
+                                          f"(default: {DEFAULT_RECIPE})")
+    p.add_argument("--data", help="images: a folder, class folders, a CelebA or MNIST folder, or digits/ring8/grid25")
+    p.add_argument("--format", help="auto, digits, folder, csv, celeba, mnist, ring8, grid25 (default: auto)")
+    p.add_argument("--labels", help="CSV of per-image tags: a 'file' column and one column per attribute")
+    p.add_argument("--image-size", type=int, help="16, 32, 64 or 128")
+    p.add_argument("--channels", type=int, help="1 (grey) or 3 (RGB)")
+    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int, help="total number of epochs (with --resume: the new total)")
+    p.add_argument("--steps", type=int, help="stop after this many generator steps in total")
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set model.upsample=bilinear (repeatable)")
+
+
+def flag_values(args) -> dict:
+    """The training flags given on the command line, by the config key each sets."""
+    return {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items() if getattr(args, flag, None) is not None}
+
+
+def cmd_train(args) -> int:
+    from ganlab.experiment import load_experiment
+    from ganlab.runs.folder import RunDir
+    from ganlab.train import resume_config, train
+
+    values = flag_values(args)
+    if args.resume:
+        if args.recipe or args.out:
+            raise ConfigError("--resume continues a run with its own recipe and folder; drop --recipe/--out")
+        allowed = {"train.epochs", "train.steps", "train.device"}
+        bad = sorted(set(values) - allowed)
+        if bad:
+            raise ConfigError(f"--resume takes only --epochs, --steps and --device; the run's config fixes {bad}")
+        cfg = resume_config(RunDir(args.resume), values, args.set)
+        train(cfg, resume=args.resume)
+        return 0
+    cfg = load_experiment(args.recipe or DEFAULT_RECIPE, args.set, values)
+    train(cfg, out=args.out)
+    return 0
+
+
+def cmd_recipes(args) -> int:
+    from ganlab.config import list_recipes
+    recipes = list_recipes()
+    width = max(map(len, recipes), default=0)
+    for name, comment in recipes.items():
+        print(f"{name:<{width}}  {comment}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("train", help="train a model (default: DCGAN on the built-in digits)")
+    add_train_flags(p)
+    p.add_argument("--out", help="the run folder to create (default runs/<recipe>-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint; --epochs is the total")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("recipes", help="list the built-in recipes")
+    p.set_defaults(func=cmd_recipes)

@@ -1,0 +1,80 @@
+"""An experiment's config, checked as a whole: the one place where a config meets the method and metric
+registries.
+
+``ganlab.config`` checks keys, values and the core sections on its own; the chosen method's class checks its
+settings (``Method.validate``) and the metric registry checks the evaluation settings. The command line,
+``ganlab sweep``, ``--resume`` and loading a run folder all build their config through this module.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ganlab.config import (
+    Config,
+    build_config,
+    config_from_dict,
+    flatten,
+    parse_override,
+    set_value,
+    validate,
+)
+from ganlab.errors import ConfigError, RunError
+from ganlab.eval.metrics import registry
+from ganlab.methods import METHODS
+
+# config keys that may differ between the run being resumed and the config given now
+RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
+                     "train.checkpoint_every", "train.device", "train.channels_last"}
+
+
+def validate_experiment(cfg: Config) -> Config:
+    """The method's and the metrics' checks on a config the core checks have passed."""
+    if cfg.method not in METHODS:
+        raise ConfigError(f"method: {cfg.method!r} is not a known method; choose one of: {', '.join(sorted(METHODS))}")
+    if cfg.eval.every is not None:
+        known = registry.metrics()
+        bad = [m for m in cfg.eval.metrics if m not in known]
+        if bad or not cfg.eval.metrics:
+            raise ConfigError(f"eval.metrics: {bad or 'empty'}; choose from: {', '.join(known)}")
+        best = cfg.eval.best
+        owner = registry.metric_of_row(best) if best is not None else None
+        if best is not None and (owner is None or owner.name not in cfg.eval.metrics):
+            allowed = [r for m in cfg.eval.metrics for r in (m, *known[m].rows)]
+            raise ConfigError(f"eval.best={best} is not computed by eval.metrics {cfg.eval.metrics}; "
+                              f"choose from: {', '.join(dict.fromkeys(allowed))}")
+    METHODS[cfg.method].validate(cfg)
+    return cfg
+
+
+def load_experiment(recipe: Optional[str] = None, sets: Optional[list[str]] = None,
+                    flags: Optional[dict[str, Any]] = None) -> Config:
+    """Defaults <- recipe <- ``flags`` (dotted config keys, from the training flags) <- ``--set`` overrides,
+    checked by the config, the method and the metric registry."""
+    return validate_experiment(build_config(recipe, sets, flags))
+
+
+def experiment_from_dict(d: dict) -> Config:
+    """The config of a run (its config.yaml or checkpoint), checked like ``load_experiment``."""
+    return validate_experiment(config_from_dict(d))
+
+
+def check_resume_config(old: dict, new: dict) -> None:
+    """Refuse to continue a run (config ``old``) with a config that changes what it trains."""
+    a, b = flatten(old), flatten(new)
+    diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
+            and k != "recipe"]
+    if diff:
+        shown = "; ".join(f"{k}: run has {a.get(k)!r}, asked {b.get(k)!r}" for k in diff[:5])
+        raise RunError(f"cannot resume with a different config ({shown}). Only these may change on resume: "
+                       f"{', '.join(sorted(RESUMABLE_CHANGES))}")
+
+
+def resume_experiment(run_config: dict, flags: Optional[dict] = None, sets: Optional[list[str]] = None) -> Config:
+    """The config of an existing run (``run_config``, its config.yaml), with the changes allowed on resume."""
+    cfg = config_from_dict(run_config)
+    for k, v in (flags or {}).items():
+        set_value(cfg, k, v)
+    for text in sets or []:
+        k, v = parse_override(text)
+        set_value(cfg, k, v)
+    return validate_experiment(validate(cfg))

@@ -1,6 +1,0 @@
-"""Feature extractors (Inception variants from local weights, or a domain classifier) for the metrics."""
-from ganlab.features.classifier import DomainClassifier, load_classifier, train_classifier
-from ganlab.features.extractors import Extractor, WeightsMissing, extract, find_weights, get_extractor
-
-__all__ = ["DomainClassifier", "load_classifier", "train_classifier", "Extractor", "WeightsMissing", "extract",
-           "find_weights", "get_extractor"]
