@@ -1,3 +1,5 @@
+"""Fixtures shared by every test folder: test isolation, the tiny config, trained runs, pass-through features.
+Test modules take these as fixture arguments; nothing here is imported."""
 import os
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-def tiny_config(**values):
+def _tiny_config(**values):
     """A config for runs that finish in about a second: 16x16 digits, thin networks."""
     from ganlab.experiment import load_experiment
     base = {"data.source": "digits", "data.image_size": 16, "data.limit": 128, "model.g_width": 8,
@@ -60,3 +62,38 @@ def tiny_config(**values):
     base.update(values)
     overrides = [f"{k}={v}" for k, v in base.items() if k.startswith("__")]
     return load_experiment("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """``tiny_config(**values)``: a config for runs that finish in about a second (16x16 digits, thin networks);
+    ``values`` are dotted settings that override the defaults."""
+    return _tiny_config
+
+
+@pytest.fixture(scope="session")
+def given_features():
+    """The GivenFeatures class: a pass-through feature extractor for torchmetrics' FID/KID/IS."""
+    return GivenFeatures
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_config):
+    """``trained_run(name, **values)``: train a tiny run (one epoch of ``tiny_config``) in a fresh temporary
+    folder and return its path; skips when the method does not exist. For session-scoped run fixtures."""
+    def train_run(name: str, **values):
+        from ganlab.methods import METHODS
+        from ganlab.train import train
+        method = values.get("method", "gan")
+        if method not in METHODS:
+            pytest.skip(f"method {method} does not exist yet (ganlab.methods has {', '.join(sorted(METHODS))})")
+        out = tmp_path_factory.mktemp("runs") / name
+        cfg = tiny_config(**{"train.epochs": 1, **values})
+        return train(cfg, out=out, log=lambda *a: None).path
+    return train_run
+
+
+@pytest.fixture(scope="session")
+def gan_run(trained_run):
+    """A tiny GAN run, trained once per session (the exploration and report tests read it)."""
+    return trained_run("gan")

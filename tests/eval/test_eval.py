@@ -12,7 +12,6 @@ from ganlab.errors import WeightsMissing
 from ganlab.eval.features import Extractor, get_extractor, load_classifier, train_classifier
 from ganlab.eval.run import compute, evaluate
 from ganlab.train import train
-from tests.conftest import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +47,8 @@ def test_classifier_features_rank_real_above_noise(classifier, digits16):
     assert same["precision"] > 0.5 > diff["precision"]
 
 
-def test_eval_command_writes_eval_jsonl_and_caches_real_features(classifier, tmp_path, monkeypatch, capsys):
+def test_eval_command_writes_eval_jsonl_and_caches_real_features(classifier, tmp_path, monkeypatch, capsys,
+                                                                  tiny_config):
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", log=lambda *a: None)
     import ganlab.eval.features as F
     calls = []
@@ -81,7 +81,7 @@ def test_eval_fake_folder_compares_any_tool(classifier, digits16, tmp_path):
     assert fid_good < fid_bad / 5
 
 
-def test_toy_metrics_on_a_ring_run(tmp_path):
+def test_toy_metrics_on_a_ring_run(tmp_path, tiny_config):
     cfg = tiny_config(**{"data.source": "ring8", "data.limit": 512, "model.arch": "mlp", "model.g_norm": "none",
                          "model.mlp_hidden": 16, "model.mlp_layers": 1, "train.epochs": 1})
     run = train(cfg, out=tmp_path / "ring", log=lambda *a: None)
@@ -138,7 +138,7 @@ def test_eval_errors(tmp_path, capsys):
     assert "unknown metric 'nope'" in capsys.readouterr().err
 
 
-def test_evaluation_during_training_keeps_best_checkpoint(classifier, tmp_path):
+def test_evaluation_during_training_keeps_best_checkpoint(classifier, tmp_path, tiny_config):
     cfg = tiny_config(**{"train.epochs": 3, "eval.every": 1, "eval.metrics": ["fid", "kid"], "eval.n": 64,
                          "eval.features": f"classifier:{classifier[0]}"})
     run = train(cfg, out=tmp_path / "r", log=lambda *a: None)
@@ -151,7 +151,7 @@ def test_evaluation_during_training_keeps_best_checkpoint(classifier, tmp_path):
     assert ganlab.load(run.path, "best").epoch == best["epoch"]
 
 
-def test_eval_config_is_checked():
+def test_eval_config_is_checked(tiny_config):
     from ganlab.errors import ConfigError
     with pytest.raises(ConfigError, match="eval.metrics"):
         tiny_config(**{"eval.every": 1, "eval.metrics": ["fidd"]})
@@ -164,7 +164,7 @@ def test_eval_config_is_checked():
     assert tiny_config(**{"eval.every": 1, "eval.metrics": ["cond_acc"], "eval.best": "cond_acc/hair"})
 
 
-def test_metrics_with_other_row_names_still_rank_checkpoints(classifier, tmp_path):
+def test_metrics_with_other_row_names_still_rank_checkpoints(classifier, tmp_path, tiny_config):
     """eval.metrics=[prdc] with no eval.best ranks by recall (prdc gives no row named prdc)."""
     cfg = tiny_config(**{"train.epochs": 2, "eval.every": 1, "eval.metrics": ["prdc"], "eval.n": 64,
                          "eval.features": f"classifier:{classifier[0]}"})
@@ -193,7 +193,7 @@ def test_stacked_mnist_mode_counting(classifier):
         load_dataset(DataConfig(source="digits", format="stacked-mnist", image_size=16, channels=1))
 
 
-def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
+def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path, tiny_config):
     cfg = tiny_config(**{"method": "cgan", "train.epochs": 1})
     run = train(cfg, out=tmp_path / "c", log=lambda *a: None)
     rows = {r["metric"]: r for r in ganlab.evaluate(run.path, n=200, metrics=["cond_acc"],
@@ -203,7 +203,7 @@ def test_condition_accuracy_of_a_class_conditional_run(classifier, tmp_path):
     assert 0 <= rows["cond_acc/digit"]["value"] <= 1 and 0 <= rows["cond_acc/digit"]["shuffled"] <= 1
 
 
-def test_condition_accuracy_during_training(classifier, tmp_path):
+def test_condition_accuracy_during_training(classifier, tmp_path, tiny_config):
     """eval.every with cond_acc: the evaluator hands the requested labels on, and best.pt follows the accuracy."""
     cfg = tiny_config(**{"method": "cgan", "train.epochs": 2, "eval.every": 1, "eval.metrics": ["cond_acc"],
                          "eval.best": "cond_acc/digit", "eval.n": 64,

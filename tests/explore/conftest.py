@@ -1,88 +1,94 @@
-"""Tiny trained runs shared by the exploration tests (trained once per session, ~1-5 s each on 16x16 digits),
-and a headless Chromium for the report test."""
+"""Fixtures for the exploration tests: tiny trained runs (trained once per session, ~1-5 s each on 16x16 digits;
+``gan_run`` is in tests/conftest.py) and readers of the labelled grids the exploration commands write."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+import json
+from pathlib import Path
 
+import numpy as np
 import pytest
-
-from tests.conftest import tiny_config
-
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-# what the fixture runs when Chromium is missing and we are root (Debian/Ubuntu)
-CHROMIUM_INSTALL = [["apt-get", "update"],
-                    ["apt-get", "install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"]]
-
-
-def _train(tmp_path_factory, name: str, **values):
-    from ganlab.methods import METHODS
-    from ganlab.train import train
-    method = values.get("method", "gan")
-    if method not in METHODS:
-        pytest.skip(f"method {method} does not exist yet (ganlab.methods has {', '.join(sorted(METHODS))})")
-    out = tmp_path_factory.mktemp("runs") / name
-    cfg = tiny_config(**{"train.epochs": 1, **values})
-    return train(cfg, out=out, log=lambda *a: None).path
+from PIL import Image
 
 
 @pytest.fixture(scope="session")
-def gan_run(tmp_path_factory):
-    return _train(tmp_path_factory, "gan")
+def vae_run(trained_run):
+    return trained_run("vae", method="vae")
 
 
 @pytest.fixture(scope="session")
-def vae_run(tmp_path_factory):
-    return _train(tmp_path_factory, "vae", method="vae")
+def cgan_run(trained_run):
+    return trained_run("cgan", method="cgan")
 
 
 @pytest.fixture(scope="session")
-def cgan_run(tmp_path_factory):
-    return _train(tmp_path_factory, "cgan", method="cgan")
+def acgan_run(trained_run):
+    return trained_run("acgan", method="acgan", **{"data.limit": 64})
 
 
 @pytest.fixture(scope="session")
-def acgan_run(tmp_path_factory):
-    return _train(tmp_path_factory, "acgan", method="acgan", **{"data.limit": 64})
+def infogan_run(trained_run):
+    return trained_run("infogan", method="infogan", **{"info.continuous": 1})
+
+
+def _load_figure(record: dict):
+    png = Path(record["png"])
+    assert png.is_file() and png.stat().st_size > 100, png
+    img = np.asarray(Image.open(png).convert("RGB"))
+    return img
+
+
+def _check_grid(record: dict, rows: int, cols: int, image_hw: int = 16) -> np.ndarray:
+    """The PNG has exactly rows x cols tiles of the known size: the grid is left + cols * (tile + pad) + pad
+    wide (the canvas may be wider for a long title) and top + rows * (tile + pad) + pad high."""
+    g = record["grid"]
+    assert (g["rows"], g["cols"]) == (rows, cols)
+    tile = image_hw * g["scale"]
+    assert g["tile"] == [tile, tile]
+    img = _load_figure(record)
+    h, w = img.shape[:2]
+    assert g["left"] + cols * (tile + g["pad"]) + g["pad"] == g["grid_width"] <= w == g["width"]
+    assert h == g["top"] + rows * (tile + g["pad"]) + g["pad"] == g["height"]
+    return img
+
+
+def _tile(img: np.ndarray, record: dict, r: int, c: int) -> np.ndarray:
+    """Tile (r, c) as uint8 [H, W] (grey; the first channel), back at the image's own resolution."""
+    g = record["grid"]
+    th, tw = g["tile"]
+    pad, s = g["pad"], g["scale"]
+    y = g["top"] + pad + r * (th + pad)
+    x = g["left"] + pad + c * (tw + pad)
+    return img[y:y + th:s, x:x + tw:s, 0]
+
+
+def _as_uint8(x) -> np.ndarray:
+    """A [C, H, W] float image in [0, 1] as the grid stores it (first channel)."""
+    return (x[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def _read_json(run, name: str) -> dict:
+    return json.loads((Path(run) / "figures" / f"{name}.json").read_text())
 
 
 @pytest.fixture(scope="session")
-def infogan_run(tmp_path_factory):
-    return _train(tmp_path_factory, "infogan", method="infogan", **{"info.continuous": 1})
-
-
-def find_chromium():
-    for name in CHROMIUM_NAMES:
-        exe = shutil.which(name)
-        if exe:
-            return exe
-    return None
+def check_grid():
+    """``check_grid(record, rows, cols, image_hw=16)``: assert the figure's PNG is exactly that grid; the image."""
+    return _check_grid
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """The path of a headless-capable Chromium: found on PATH, or installed with apt-get when we are root."""
-    exe = find_chromium()
-    if exe:
-        return exe
-    if os.environ.get("GANLAB_NO_BROWSER_INSTALL"):
-        pytest.skip("Chromium is not installed and GANLAB_NO_BROWSER_INSTALL is set")
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("Chromium is not installed, and only root can install it here: "
-                    "apt-get install -y --no-install-recommends chromium fonts-dejavu-core")
-    if not shutil.which("apt-get"):
-        pytest.skip("Chromium is not installed and there is no apt-get to install it with")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in CHROMIUM_INSTALL:
-        try:
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            pytest.skip(f"cannot install Chromium ({' '.join(cmd)}: {e})")
-        if r.returncode != 0:
-            tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
-            pytest.skip(f"cannot install Chromium ({' '.join(cmd)} exited {r.returncode}: {' / '.join(tail)})")
-    exe = find_chromium()
-    if not exe:
-        pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
-    return exe
+def tile():
+    """``tile(img, record, r, c)``: grid tile (r, c) as uint8 [H, W] at the image's own resolution."""
+    return _tile
+
+
+@pytest.fixture(scope="session")
+def as_uint8():
+    """``as_uint8(x)``: a [C, H, W] float image in [0, 1] as the grid stores it (first channel)."""
+    return _as_uint8
+
+
+@pytest.fixture(scope="session")
+def read_json():
+    """``read_json(run, name)``: the JSON record of figure ``name`` in ``run``."""
+    return _read_json

@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from ganlab.data import to_float
-from tests.methods.helpers import batch, build, dataset, random_batches
 
 
 def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
@@ -13,7 +12,7 @@ def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
     return len(set(k[good].tolist())), good.float().mean().item()
 
 
-def test_plain_gan_covers_the_ring():
+def test_plain_gan_covers_the_ring(build, dataset, random_batches):
     ds = dataset("ring8", limit=None)
     m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
                             "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
@@ -26,7 +25,7 @@ def test_plain_gan_covers_the_ring():
     assert modes >= 6 and precise > 0.5, (modes, precise)
 
 
-def test_class_conditional_gan_draws_the_asked_digit():
+def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches):
     sklearn = pytest.importorskip("sklearn.linear_model")
     ds = dataset(limit=None)
     x = to_float(ds.data).flatten(1).numpy()
@@ -45,7 +44,7 @@ def test_class_conditional_gan_draws_the_asked_digit():
     assert acc > 0.5, acc  # chance is 0.1
 
 
-def test_infogan_q_recovers_its_categorical_code():
+def test_infogan_q_recovers_its_categorical_code(build, dataset, random_batches):
     ds = dataset(limit=None)
     m = build("infogan", ds, **{"info.categorical": [10], "info.continuous": 2})
     for b in random_batches(ds, 64, 150):
@@ -57,7 +56,7 @@ def test_infogan_q_recovers_its_categorical_code():
     assert acc > 0.5, acc  # chance is 0.1
 
 
-def test_vae_reconstructs_held_out_digits():
+def test_vae_reconstructs_held_out_digits(batch, build, dataset):
     ds = dataset(limit=None)
     m = build("vae", ds, **{"vae.kl_weight": 1e-2, "optim.g_lr": 1e-3})
     train_idx, test_idx = m.holdout(len(ds))

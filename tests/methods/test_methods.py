@@ -9,8 +9,6 @@ import ganlab
 from ganlab.errors import ConfigError
 from ganlab.methods import METHODS, DataInfo, build_method
 from ganlab.train import train
-from tests.conftest import tiny_config
-from tests.methods.helpers import batch, build, dataset, finite
 
 QUIET = {"log": lambda *a: None}
 
@@ -36,7 +34,7 @@ LOOP_CASES = {
 
 
 @pytest.mark.parametrize("case", list(LOOP_CASES))
-def test_every_method_trains_saves_loads_and_samples(case, tmp_path):
+def test_every_method_trains_saves_loads_and_samples(case, tmp_path, tiny_config):
     values = {"data.limit": 64, "train.epochs": 1, **LOOP_CASES[case]}
     cfg = tiny_config(**values)
     run = train(cfg, out=tmp_path / "run", **QUIET)
@@ -69,7 +67,7 @@ def test_all_methods_are_registered():
                                   {"cond.d_mode": "projection"}, {"cond.d_mode": "concat"},
                                   {"model.arch": "mlp", "model.mlp_hidden": 32},
                                   {"model.arch": "mlp", "model.mlp_hidden": 32, "cond.d_mode": "projection"}])
-def test_cgan_discriminator_and_generator_see_the_condition(mode):
+def test_cgan_discriminator_and_generator_see_the_condition(mode, batch, build):
     m = build("cgan", **mode)
     m.train(False)
     b = batch(n=8)
@@ -84,7 +82,7 @@ def test_cgan_discriminator_and_generator_see_the_condition(mode):
     assert ga.shape == (8, 1, 16, 16) and not torch.allclose(ga, gc)
 
 
-def test_cgan_label_maps_enter_after_the_first_convolution():
+def test_cgan_label_maps_enter_after_the_first_convolution(build):
     m = build("cgan")
     assert m.D.trunk.extra_channels == 1  # one projected map for the one attribute
     assert m.D.to_map[0].out_features == 8 * 8  # the resolution after the first conv of a 16x16 input
@@ -92,7 +90,7 @@ def test_cgan_label_maps_enter_after_the_first_convolution():
     assert m.D.trunk.extra_channels == 3
 
 
-def test_cgan_sample_inputs_by_value_name_or_code():
+def test_cgan_sample_inputs_by_value_name_or_code(build, dataset, tiny_config):
     ds = dataset()
     info = DataInfo("images", (1, 16, 16), {"hair": ["blonde", "blue", "red"], "eyes": ["green", "brown"]})
     m = build_method(tiny_config(method="cgan"), info, "cpu")
@@ -116,7 +114,7 @@ def test_cgan_sample_inputs_by_value_name_or_code():
     assert (m.sample_inputs(4, None, {"digit": "7"})["codes"][:, 0] == 7).all()
 
 
-def test_cgan_attributes_must_exist_and_data_must_have_labels():
+def test_cgan_attributes_must_exist_and_data_must_have_labels(build, tiny_config):
     with pytest.raises(ConfigError, match="'hair' is not an attribute.*digit"):
         build("cgan", **{"cond.attributes": ["hair"]})
     with pytest.raises(ConfigError, match="has none"):
@@ -124,7 +122,7 @@ def test_cgan_attributes_must_exist_and_data_must_have_labels():
     assert METHODS["cgan"].needs_labels and METHODS["acgan"].needs_labels
 
 
-def test_mismatched_tags_are_shown_to_D_as_fakes():
+def test_mismatched_tags_are_shown_to_D_as_fakes(batch, build, tiny_config):
     info = DataInfo("images", (1, 16, 16), {"hair": ["a", "b", "c"], "eyes": ["x", "y"]})
     m = build_method(tiny_config(method="cgan", **{"cond.mismatch": True}), info, "cpu")
     codes = m.cond.random(500)
@@ -144,7 +142,7 @@ def test_mismatched_tags_are_shown_to_D_as_fakes():
 
 
 @pytest.mark.parametrize("method", ["cgan", "acgan"])
-def test_conditional_wgan_clips_every_critic_weight(method):
+def test_conditional_wgan_clips_every_critic_weight(method, batch, build):
     m = build(method, **{"objective.loss": "wgan", "objective.clip": 0.01})
     for b in [batch(start=0), batch(start=32)]:
         m.train_step(b)
@@ -153,7 +151,7 @@ def test_conditional_wgan_clips_every_critic_weight(method):
 
 # --------------------------------------------------------------------------- acgan
 
-def test_acgan_has_a_classifier_per_attribute_binary_is_two_classes():
+def test_acgan_has_a_classifier_per_attribute_binary_is_two_classes(finite, tiny_config):
     info = DataInfo("images", (3, 16, 16), {"Smiling": ["no", "yes"], "Male": ["no", "yes"], "hair": list("abcd")})
     m = build_method(tiny_config(method="acgan", **{"cond.attributes": ["Smiling", "hair"]}), info, "cpu")
     x = torch.randn(6, 3, 16, 16)
@@ -166,7 +164,7 @@ def test_acgan_has_a_classifier_per_attribute_binary_is_two_classes():
     assert {"d_aux_real", "d_aux_fake", "g_aux", "aux_acc_real"} <= set(stats) and finite(stats)
 
 
-def test_acgan_classification_loss_reaches_G_with_its_weight():
+def test_acgan_classification_loss_reaches_G_with_its_weight(batch, build):
     b = batch()
     losses = {}
     for w in (0.0, 1.0):
@@ -179,7 +177,7 @@ def test_acgan_classification_loss_reaches_G_with_its_weight():
 
 # --------------------------------------------------------------------------- infogan
 
-def test_infogan_codes_named_and_fixed():
+def test_infogan_codes_named_and_fixed(build, tiny_config):
     m = build("infogan", **{"info.categorical": [10, 4], "info.continuous": 2})
     assert m.code_names == ["c0", "c1", "c2", "c3"]
     assert m.G.in_dim == 16 + 14 + 2
@@ -198,7 +196,7 @@ def test_infogan_codes_named_and_fixed():
         tiny_config(method="infogan", **{"info.categorical": [], "info.continuous": 0})
 
 
-def test_infogan_q_head_shares_the_trunk_and_mi_loss_trains_g_and_q():
+def test_infogan_q_head_shares_the_trunk_and_mi_loss_trains_g_and_q(batch, build, finite):
     m = build("infogan")
     q = m.D.heads["q"]
     assert q[-1].out_features == 10 + 2 * 2
@@ -219,7 +217,7 @@ def test_infogan_q_head_shares_the_trunk_and_mi_loss_trains_g_and_q():
 
 # --------------------------------------------------------------------------- bigan
 
-def test_bigan_encoder_critic_of_pairs_and_joint_training():
+def test_bigan_encoder_critic_of_pairs_and_joint_training(batch, build, finite):
     m = build("bigan", **{"model.mlp_hidden": 32})
     assert set(m.modules()) == {"G", "E", "D"} and set(m.optimizers()) == {"G", "E", "D"}
     b = batch()
@@ -238,7 +236,7 @@ def test_bigan_encoder_critic_of_pairs_and_joint_training():
 
 # --------------------------------------------------------------------------- vae
 
-def test_vae_encoder_decoder_and_losses():
+def test_vae_encoder_decoder_and_losses(batch, build, finite):
     m = build("vae")
     assert set(m.modules()) == {"G", "E"}
     b = batch()
@@ -261,14 +259,14 @@ def test_vae_encoder_decoder_and_losses():
                                        ({"tricks.ema": 0.9}, "VAE has none"),
                                        ({"model.latent_dist": "uniform"}, "prior"),
                                        ({"train.n_gen": 2}, "leave them at 1")])
-def test_vae_refuses_adversarial_settings(bad, match):
+def test_vae_refuses_adversarial_settings(bad, match, tiny_config):
     with pytest.raises(ConfigError, match=match):
         tiny_config(method="vae", **bad)
 
 
 # --------------------------------------------------------------------------- msggan
 
-def test_msggan_every_scale_reaches_D():
+def test_msggan_every_scale_reaches_D(batch, build, tiny_config):
     m = build("msggan")
     z = m.latent(4)
     outs = m.G(z)
@@ -297,7 +295,7 @@ SWITCHES = {"model.g_norm": "none", "model.d_norm": "none", "model.g_act": "selu
 
 
 @pytest.mark.parametrize("method", ["gan", "cgan", "acgan", "infogan", "bigan", "vae", "msggan"])
-def test_architecture_switches_work_with_every_method(method):
+def test_architecture_switches_work_with_every_method(method, batch, build, finite):
     values = dict(SWITCHES)
     if method == "vae":
         values.pop("model.latent_dist")

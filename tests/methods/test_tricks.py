@@ -5,8 +5,6 @@ import torch
 
 from ganlab.errors import ConfigError
 from ganlab.methods import tricks
-from tests.conftest import tiny_config
-from tests.methods.helpers import batch, build, dataset, finite
 
 ADVERSARIAL = ["gan", "cgan", "acgan", "infogan", "bigan", "msggan"]
 
@@ -25,7 +23,7 @@ def capture_d_inputs(m):
 # --------------------------------------------------------------------------- instance noise
 
 @pytest.mark.parametrize("method", ADVERSARIAL)
-def test_instance_noise_changes_what_D_sees(method):
+def test_instance_noise_changes_what_D_sees(method, batch, build):
     b = batch()
     m = build(method, **{"tricks.instance_noise": 0.5, "model.mlp_hidden": 32})
     seen = capture_d_inputs(m)
@@ -38,7 +36,7 @@ def test_instance_noise_changes_what_D_sees(method):
     assert torch.equal(seen[0], b.x)
 
 
-def test_instance_noise_anneals_over_the_planned_steps():
+def test_instance_noise_anneals_over_the_planned_steps(batch, build, tiny_config):
     m = build("gan", **{"tricks.instance_noise": 0.4, "tricks.instance_noise_anneal": True})
     assert m.noise_std() == pytest.approx(0.4)  # no planned total known: no annealing
     m.total_steps = 10
@@ -60,7 +58,7 @@ def test_instance_noise_anneals_over_the_planned_steps():
         tiny_config(**{"tricks.instance_noise_anneal": True})
 
 
-def test_instance_noise_on_points():
+def test_instance_noise_on_points(batch, build, dataset):
     ds = dataset("ring8")
     m = build("gan", ds, **{"tricks.instance_noise": 0.1, "model.mlp_hidden": 32})
     b = batch(ds, n=64)
@@ -71,7 +69,7 @@ def test_instance_noise_on_points():
 
 # --------------------------------------------------------------------------- label targets
 
-def test_label_targets_ranges_beta_and_one_sided():
+def test_label_targets_ranges_beta_and_one_sided(tiny_config):
     cfg = tiny_config(**{"tricks.real_label": [0.7, 0.9], "tricks.fake_label": [0.0, 0.2]}).tricks
     real, fake = tricks.label_targets(cfg, 1000, "cpu")
     assert 0.7 <= real.min() and real.max() <= 0.9 and real.std() > 0.03
@@ -88,7 +86,7 @@ def test_label_targets_ranges_beta_and_one_sided():
 
 
 @pytest.mark.parametrize("method", ADVERSARIAL)
-def test_label_targets_change_D_loss(method):
+def test_label_targets_change_D_loss(method, build):
     logits = torch.full((16,), 6.0)
     plain = build(method, **{"model.mlp_hidden": 32})
     soft = build(method, **{"tricks.real_label": [0.7, 0.8], "model.mlp_hidden": 32})
@@ -102,12 +100,12 @@ def test_label_targets_change_D_loss(method):
 @pytest.mark.parametrize("key,value", [("tricks.real_label", [0.7, 1.0]), ("tricks.fake_label", [0.0, 0.3]),
                                        ("tricks.label_noise_beta", [1, 5])])
 @pytest.mark.parametrize("loss", ["wgan", "wgan-gp", "hinge"])
-def test_label_targets_need_bce(key, value, loss):
+def test_label_targets_need_bce(key, value, loss, tiny_config):
     with pytest.raises(ConfigError, match="bce"):
         tiny_config(**{key: value, "objective.loss": loss, "model.d_norm": "none"})
 
 
-def test_label_target_values_are_checked():
+def test_label_target_values_are_checked(tiny_config):
     with pytest.raises(ConfigError, match="real_label"):
         tiny_config(**{"tricks.real_label": [0.9, 0.7]})
     with pytest.raises(ConfigError, match="label_noise_beta"):
@@ -147,7 +145,7 @@ def test_diffaugment_draws_one_change_per_sample_for_all_scales():
 
 
 @pytest.mark.parametrize("method", ADVERSARIAL)
-def test_diffaugment_on_real_and_fake_D_inputs_and_G_still_learns(method):
+def test_diffaugment_on_real_and_fake_D_inputs_and_G_still_learns(method, batch, build):
     b = batch()
     m = build(method, **{"tricks.diffaug": ["color", "translation", "cutout"], "model.mlp_hidden": 32})
     seen = capture_d_inputs(m)
@@ -158,7 +156,7 @@ def test_diffaugment_on_real_and_fake_D_inputs_and_G_still_learns(method):
     assert any(not torch.equal(a, p) for a, p in zip(g_before, m.G.parameters()))
 
 
-def test_diffaugment_refused_for_points_and_unknown_policies():
+def test_diffaugment_refused_for_points_and_unknown_policies(tiny_config):
     with pytest.raises(ConfigError, match="2-D points"):
         tiny_config(**{"data.source": "ring8", "model.arch": "mlp", "tricks.diffaug": ["color"]})
     with pytest.raises(ConfigError, match="rotation"):
@@ -179,7 +177,7 @@ def count_calls(obj, name: str) -> list:
 
 
 @pytest.mark.parametrize("method", ["gan", "cgan", "bigan"])
-def test_dynamic_update_counts_follow_the_thresholds(method):
+def test_dynamic_update_counts_follow_the_thresholds(method, batch, build, finite):
     b = batch()
     counts = {}
     for name, thr in (("never", -1e9), ("always", 1e9)):
@@ -196,7 +194,7 @@ def test_dynamic_update_counts_follow_the_thresholds(method):
 # --------------------------------------------------------------------------- EMA of G
 
 @pytest.mark.parametrize("method", ADVERSARIAL)
-def test_ema_generator_is_a_moving_average_used_for_samples(method):
+def test_ema_generator_is_a_moving_average_used_for_samples(method, batch, build):
     m = build(method, **{"tricks.ema": 0.5, "model.mlp_hidden": 32})
     assert "G_ema" in m.modules() and "G_ema" not in m.optimizers()
     assert not any(p.requires_grad for p in m.G_ema.parameters())
@@ -222,7 +220,7 @@ def test_ema_generator_is_a_moving_average_used_for_samples(method):
     assert dist_before > 0
 
 
-def test_ema_moves_toward_a_fixed_generator():
+def test_ema_moves_toward_a_fixed_generator(build, tiny_config):
     m = build("gan", **{"tricks.ema": 0.9})
     with torch.no_grad():
         for p in m.G_ema.parameters():
@@ -238,7 +236,7 @@ def test_ema_moves_toward_a_fixed_generator():
         tiny_config(**{"tricks.ema": 1.5})
 
 
-def test_tricks_together_stay_finite():
+def test_tricks_together_stay_finite(batch, build, finite):
     m = build("cgan", **{"tricks.dynamic": True, "tricks.instance_noise": 0.1, "tricks.instance_noise_anneal": True,
                          "tricks.label_noise_beta": [1, 5], "tricks.ema": 0.99, "tricks.max_d_repeats": 2,
                          "tricks.max_g_repeats": 2, "tricks.diffaug": ["translation"], "cond.mismatch": True})

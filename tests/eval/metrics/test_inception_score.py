@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from ganlab.eval.metrics.inception_score import inception_score
-from tests.conftest import GivenFeatures
 
 
 def _logits(n=200, k=10, seed=0, sharpness=3.0):
@@ -62,14 +61,14 @@ def test_matches_torch_fidelity_without_shuffle():
     assert std == pytest.approx(ref["inception_score_std"], rel=1e-4)
 
 
-def test_matches_torchmetrics_with_its_permutation():
+def test_matches_torchmetrics_with_its_permutation(given_features):
     # torchmetrics shuffles with torch.randperm and reports the unbiased std; reproduce the
     # permutation through the seed and rescale the std.
     pytest.importorskip("torchmetrics")
     from torchmetrics.image.inception import InceptionScore
 
     logits = _logits(n=300, k=15, seed=2)
-    metric = InceptionScore(feature=GivenFeatures(), splits=10)
+    metric = InceptionScore(feature=given_features(), splits=10)
     metric.update(logits)
     torch.manual_seed(1234)
     ref_mean, ref_std = metric.compute()

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from ganlab.eval.metrics.kid import kid_from_features, mmd2_unbiased, polynomial_kernel
-from tests.conftest import GivenFeatures
 
 
 def _features(seed=0, n=300, d=32, shift=0.5):
@@ -87,7 +86,7 @@ def test_matches_torch_fidelity_kid_with_same_subsets():
     assert std == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-4)
 
 
-def test_matches_torchmetrics_kid_on_whole_sets():
+def test_matches_torchmetrics_kid_on_whole_sets(given_features):
     # torchmetrics draws subsets with torch.randperm; with subset_size == N every subset is the
     # whole set, so both compute the same unbiased MMD^2.
     pytest.importorskip("torchmetrics")
@@ -95,7 +94,7 @@ def test_matches_torchmetrics_kid_on_whole_sets():
 
     real, fake = _features(seed=2, n=120)
     fake = fake[:120]
-    metric = KernelInceptionDistance(feature=GivenFeatures(), subsets=2, subset_size=120,
+    metric = KernelInceptionDistance(feature=given_features(), subsets=2, subset_size=120,
                                      degree=3, gamma=None, coef=1.0)
     metric.update(real, real=True)
     metric.update(fake, real=False)

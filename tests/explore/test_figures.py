@@ -10,7 +10,6 @@ from ganlab.cli import main
 from ganlab.explore.conditional import conditional
 from ganlab.explore.edit import direction, edit, remove_component
 from ganlab.explore.interpolate import interpolate, slerp
-from tests.explore.helpers import as_uint8, check_grid, read_json, tile
 
 QUIET = {"log": lambda *a: None}
 
@@ -23,7 +22,7 @@ def test_slerp_ends_and_norm():
     assert torch.allclose(mid, z0 * 1.5, atol=1e-4)
 
 
-def test_interpolate_rows_pixel_and_latent(gan_run):
+def test_interpolate_rows_pixel_and_latent(gan_run, as_uint8, check_grid, read_json, tile):
     rec = interpolate(gan_run, pairs=2, steps=5, space="both", seed=3, **QUIET)
     img = check_grid(rec, rows=4, cols=5)
     assert rec["row_labels"] == ["0: pixel", "0: latent", "1: pixel", "1: latent"]
@@ -41,7 +40,7 @@ def test_interpolate_rows_pixel_and_latent(gan_run):
     assert ms["latent"] >= 0 and ms["pixel"] >= 0
 
 
-def test_interpolate_cli_slerp_latent_only(gan_run, tmp_path, capsys):
+def test_interpolate_cli_slerp_latent_only(gan_run, tmp_path, capsys, check_grid, read_json):
     out = tmp_path / "walk.png"
     assert main(["interpolate", str(gan_run), "--pairs", "3", "--steps", "4", "--space", "latent", "--slerp",
                  "--out", str(out)]) == 0
@@ -56,7 +55,7 @@ def test_interpolate_between_needs_a_conditional_model(gan_run, capsys):
     assert "conditional generator" in capsys.readouterr().err
 
 
-def test_interpolate_between_tag_sets(cgan_run):
+def test_interpolate_between_tag_sets(cgan_run, check_grid):
     rec = interpolate(cgan_run, pairs=2, steps=4, space="latent", between="digit=1:digit=7", **QUIET)
     check_grid(rec, rows=2, cols=4)
     assert rec["between"] == [{"digit": "1"}, {"digit": "7"}]
@@ -81,7 +80,7 @@ def _digit_zero_classifier(path):
     return path
 
 
-def test_edit_removing_the_direction_lowers_the_classifier_score(gan_run, tmp_path):
+def test_edit_removing_the_direction_lowers_the_classifier_score(gan_run, tmp_path, check_grid, read_json):
     clf = _digit_zero_classifier(tmp_path / "zero.pt")
     rec = edit(gan_run, "digit=0", classifier=clf, strength="1,3", n=256, top_k=24, seed=0, **QUIET)
     check_grid(rec, rows=8, cols=4)  # before, removed, +1e, +3e
@@ -109,7 +108,7 @@ def test_edit_removing_the_direction_lowers_the_classifier_score(gan_run, tmp_pa
         assert abs(s["before"]["chosen"] - score) < 0.5 * drop
 
 
-def test_edit_reads_a_train_classifier_file(gan_run, tmp_path, capsys):
+def test_edit_reads_a_train_classifier_file(gan_run, tmp_path, capsys, check_grid):
     """A file of 'ganlab train-classifier' (here an untrained one): a head per attribute, values by name."""
     fc = pytest.importorskip("ganlab.eval.features.classifier")
     model = fc.DomainClassifier(1, 16, {"digit": [str(d) for d in range(10)]}, width=4, feature_dim=8)
@@ -122,7 +121,7 @@ def test_edit_reads_a_train_classifier_file(gan_run, tmp_path, capsys):
     assert "say which one to score" in capsys.readouterr().err
 
 
-def test_edit_select_uses_the_numbered_sheet_latents(gan_run, tmp_path):
+def test_edit_select_uses_the_numbered_sheet_latents(gan_run, tmp_path, as_uint8, check_grid, tile):
     sheet = tmp_path / "sheet.png"
     assert main(["sample", str(gan_run), "--numbered", "--n", "12", "--seed", "5", "--out", str(sheet)]) == 0
     rec = edit(gan_run, "smile", select="2,9,4", n=12, seed=5, strength="2", **QUIET)
@@ -144,14 +143,14 @@ def test_edit_errors(gan_run, capsys):
     assert "not a tile" in capsys.readouterr().err
 
 
-def test_conditional_columns_are_every_value(cgan_run):
+def test_conditional_columns_are_every_value(cgan_run, check_grid, read_json):
     (rec,) = conditional(cgan_run, attribute="digit", n=3, **QUIET)
     check_grid(rec, rows=3, cols=10)
     assert rec["values"] == [str(d) for d in range(10)]
     assert read_json(cgan_run, "conditional-digit")["layout"] == "values"
 
 
-def test_conditional_acgan_reports_its_auxiliary_classifier(acgan_run, capsys):
+def test_conditional_acgan_reports_its_auxiliary_classifier(acgan_run, capsys, check_grid, read_json):
     assert main(["conditional", str(acgan_run), "--n", "2", "--seed", "4"]) == 0  # the only attribute: digit
     assert "auxiliary classifier accuracy" in capsys.readouterr().out
     rec = read_json(acgan_run, "conditional-digit")
@@ -161,7 +160,7 @@ def test_conditional_acgan_reports_its_auxiliary_classifier(acgan_run, capsys):
     assert "use --attribute" in capsys.readouterr().err
 
 
-def test_conditional_infogan_one_figure_per_code(infogan_run):
+def test_conditional_infogan_one_figure_per_code(infogan_run, check_grid):
     recs = conditional(infogan_run, n=2, steps=5, **QUIET)
     assert [r["code"] for r in recs] == ["c0", "c1"]
     check_grid(recs[0], rows=2, cols=10)
@@ -176,12 +175,11 @@ def test_conditional_refuses_unconditional_models(gan_run, capsys):
 
 
 @pytest.fixture(scope="module")
-def two_tag_run(tmp_path_factory):
+def two_tag_run(tmp_path_factory, tiny_config):
     """A 1-epoch cgan on 48 tiny images with two tag columns (colour: 3 values, size: 2 values)."""
     from PIL import Image
 
     from ganlab.train import train
-    from tests.conftest import tiny_config
     root = tmp_path_factory.mktemp("tags")
     (root / "img").mkdir()
     lines = ["file,colour,size"]
@@ -198,7 +196,7 @@ def two_tag_run(tmp_path_factory):
     return train(cfg, out=root / "run", log=lambda *a: None).path
 
 
-def test_conditional_pairs_grid_one_image_per_tag_pair(two_tag_run, capsys):
+def test_conditional_pairs_grid_one_image_per_tag_pair(two_tag_run, capsys, as_uint8, check_grid, read_json, tile):
     assert main(["conditional", str(two_tag_run), "--attribute", "colour", "--rows", "size", "--seed", "5"]) == 0
     rec = read_json(two_tag_run, "conditional-size-x-colour")
     img = check_grid(rec, rows=2, cols=3)

@@ -9,7 +9,6 @@ from ganlab.errors import RunError
 from ganlab.runs import checkpoint
 from ganlab.runs.folder import RunDir
 from ganlab.train import Trainer, resume_config, train
-from tests.conftest import tiny_config
 
 
 def _weights(run, which="latest"):
@@ -17,7 +16,7 @@ def _weights(run, which="latest"):
     return state["modules"]["G"], state
 
 
-def test_run_folder_has_every_piece(tmp_path):
+def test_run_folder_has_every_piece(tmp_path, tiny_config):
     run = train(tiny_config(**{"train.tensorboard": True}), out=tmp_path / "run", log=lambda *a: None)
     p = run.path
     cfg = yaml.safe_load((p / "config.yaml").read_text())
@@ -32,7 +31,7 @@ def test_run_folder_has_every_piece(tmp_path):
     assert list((p / "tb").glob("events.out.tfevents*"))
 
 
-def test_wgan_logs_the_wasserstein_estimate(tmp_path):
+def test_wgan_logs_the_wasserstein_estimate(tmp_path, tiny_config):
     run = train(tiny_config(**{"objective.loss": "wgan"}), out=tmp_path / "w", log=lambda *a: None)
     rec = json.loads(run.metrics_path.read_text().splitlines()[-1])
     assert "wasserstein" in rec
@@ -41,7 +40,7 @@ def test_wgan_logs_the_wasserstein_estimate(tmp_path):
     assert max(v.abs().max().item() for k, v in d.items() if "weight" in k and "running" not in k) <= 0.01 + 1e-7
 
 
-def test_steps_cap_counts_generator_steps(tmp_path):
+def test_steps_cap_counts_generator_steps(tmp_path, tiny_config):
     run = train(tiny_config(**{"train.steps": 3, "train.epochs": 50}), out=tmp_path / "s", log=lambda *a: None)
     _, state = _weights(run.path)
     assert state["method_state"]["g_steps"] == 3
@@ -51,7 +50,7 @@ def test_steps_cap_counts_generator_steps(tmp_path):
     assert state["method_state"]["g_steps"] == 3 and state["method_state"]["d_steps"] == 6
 
 
-def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_config):
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", log=lambda *a: None)
     part = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "part", log=lambda *a: None)
     cfg = resume_config(part, {"train.epochs": 3})
@@ -68,7 +67,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     assert iters == list(range(12))
 
 
-def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch):
+def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch, tiny_config):
     full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
     cfg = tiny_config()
     trainer = Trainer(cfg, RunDir(tmp_path / "cut"), log=lambda *a: None)
@@ -108,7 +107,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 
 
-def test_resume_errors(tmp_path):
+def test_resume_errors(tmp_path, tiny_config):
     (tmp_path / "notrun").mkdir()
     with pytest.raises(RunError, match="not a ganlab run folder"):
         resume_config(RunDir(tmp_path / "notrun"))
@@ -119,7 +118,7 @@ def test_resume_errors(tmp_path):
         train(tiny_config(**{"model.g_width": 16}), resume=run.path, log=lambda *a: None)
 
 
-def test_output_folder_errors(tmp_path):
+def test_output_folder_errors(tmp_path, tiny_config):
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match="cannot write the run folder"):
         train(tiny_config(), out=tmp_path / "file" / "run", log=lambda *a: None)
@@ -129,7 +128,7 @@ def test_output_folder_errors(tmp_path):
         train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
 
 
-def test_load_and_sample_in_three_lines(tmp_path):
+def test_load_and_sample_in_three_lines(tmp_path, tiny_config):
     train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", log=lambda *a: None)
     g = ganlab.load(tmp_path / "run")
     x = g.sample(10, seed=3)
@@ -139,7 +138,7 @@ def test_load_and_sample_in_three_lines(tmp_path):
         g.sample(2, cond={"digit": "3"})
 
 
-def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch):
+def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch, tiny_config):
     """The VAE holds out its test part: the loop must not feed it, and logs the test MSE every epoch."""
     cfg = tiny_config(**{"method": "vae", "train.epochs": 2})
     trainer = Trainer(cfg, RunDir(tmp_path / "vae"), log=lambda *a: None)
@@ -157,7 +156,7 @@ def test_held_out_items_are_never_trained_on(tmp_path, monkeypatch):
     assert [r["epoch"] for r in recs if "test_mse" in r] == [1, 2]
 
 
-def test_g_step_reuses_the_d_steps_fake_batch():
+def test_g_step_reuses_the_d_steps_fake_batch(tiny_config):
     """With one G step per D step, G runs once per iteration (not once for D and again for G)."""
     from ganlab.methods import Batch, DataInfo, build_method
     for values, expect in (({}, 1), ({"train.n_critic": 2}, 1), ({"tricks.dynamic": True}, 2)):
@@ -176,7 +175,7 @@ def test_g_step_reuses_the_d_steps_fake_batch():
 
 
 @pytest.mark.parametrize("on", [True, False])
-def test_channels_last_layout_of_weights_and_batches(tmp_path, on):
+def test_channels_last_layout_of_weights_and_batches(tmp_path, on, tiny_config):
     """train.channels_last stores the conv weights and every image batch as NHWC (and leaves them NCHW when off)."""
     from ganlab.runs.folder import RunDir
     cfg = tiny_config(**{"train.channels_last": on, "data.channels": 3})  # (grey images look the same either way)

@@ -20,7 +20,7 @@ def _shared_data() -> Path:
     env = os.environ.get("GANLAB_SHARED_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 def _load_images(folder: Path, n: int, size=None) -> np.ndarray:

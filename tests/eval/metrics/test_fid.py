@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from ganlab.eval.metrics.fid import feature_stats, fid_from_features, frechet_distance
-from tests.conftest import GivenFeatures
 
 
 def _random_spd(rng, d, scale=1.0):
@@ -101,12 +100,12 @@ def _features(seed=5, n=400, d=48):
     return real, fake
 
 
-def test_matches_torchmetrics_fid_on_same_features():
+def test_matches_torchmetrics_fid_on_same_features(given_features):
     pytest.importorskip("torchmetrics")
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     real, fake = _features()
-    metric = FrechetInceptionDistance(feature=GivenFeatures(real.shape[1]))
+    metric = FrechetInceptionDistance(feature=given_features(real.shape[1]))
     metric.update(real, real=True)
     metric.update(fake, real=False)
     reference = float(metric.compute())

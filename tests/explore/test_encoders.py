@@ -12,7 +12,6 @@ from ganlab.explore.embed import embed, project
 from ganlab.explore.probe import fit_probes
 from ganlab.explore.vae_views import test_indices as held_out
 from ganlab.explore.vae_views import vae_views
-from tests.explore.helpers import check_grid, read_json
 
 QUIET = {"log": lambda *a: None}
 
@@ -30,7 +29,7 @@ def test_held_out_split_is_the_end_of_the_data():
     assert len(held_out(7, 0.1)) == 1
 
 
-def test_vae_views_rows_and_test_mse(vae_run, capsys):
+def test_vae_views_rows_and_test_mse(vae_run, capsys, check_grid, read_json):
     rec = vae_views(vae_run, Flags(), n=6, samples=12, **QUIET)
     check_grid(rec, rows=4, cols=6)  # test, reconstruction, 2 rows of samples
     assert rec["n_test"] == math.ceil(128 * 0.1)  # the run's 128 images, vae.test_fraction 0.1
@@ -45,7 +44,7 @@ def test_vae_views_rows_and_test_mse(vae_run, capsys):
     assert rec["n_test"] == math.ceil(64 * 0.1)
 
 
-def test_embed_pca_with_legend(vae_run):
+def test_embed_pca_with_legend(vae_run, read_json):
     rec = embed(vae_run, Flags(limit=400), color_by="digit", method="pca", n=300, **QUIET)
     assert rec["n"] == 300 and sum(rec["counts"].values()) == 300 and set(rec["counts"]) <= set(map(str, range(10)))
     assert -1 <= rec["silhouette_2d"] <= 1 and rec["latent_dim"] == 16
@@ -67,7 +66,7 @@ def test_embed_unknown_attribute(vae_run, capsys):
     assert "'hair' is not in digits; it has: digit" in capsys.readouterr().err
 
 
-def test_probe_beats_the_majority_baseline(vae_run, capsys):
+def test_probe_beats_the_majority_baseline(vae_run, capsys, read_json):
     assert main(["probe", str(vae_run), "--target", "digit", "--limit", "600", "--n", "600"]) == 0
     out = capsys.readouterr().out
     assert "logistic regression" in out and "RBF SVM" in out and "majority class" in out
