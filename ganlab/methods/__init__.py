@@ -17,10 +17,13 @@ from ganlab.methods.bigan import BiGAN
 from ganlab.methods.cgan import ACGAN, ConditionalGAN
 from ganlab.methods.gan import GAN
 from ganlab.methods.infogan import InfoGAN
+from ganlab.methods.lsgan import LSGAN
 from ganlab.methods.msggan import MSGGAN
 from ganlab.methods.vae import VAE
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (GAN, ConditionalGAN, ACGAN, InfoGAN, BiGAN, VAE, MSGGAN)}
+METHODS: dict[str, type[Method]] = {
+    m.name: m for m in (GAN, LSGAN, ConditionalGAN, ACGAN, InfoGAN, BiGAN, VAE, MSGGAN)
+}
 
 __all__ = ["METHODS", "AdversarialMethod", "Batch", "Capabilities", "ConditionSpec", "DataInfo", "Method", "build_method"]
 

@@ -255,3 +255,15 @@ def test_kid_gives_no_spread_when_every_subset_is_the_whole_set(classifier, digi
     assert same["std"] is None  # 64 vs 64: each subset of 64 is both whole sets, a std would be 0 by construction
     (more,) = compute(["kid"], x[:200], x[200:264], ext, progress=False)
     assert more["std"] is not None and more["std"] > 0  # real subsets of 64 from 200 do vary
+
+
+def test_stacked_modes_during_training(classifier, tmp_path, tiny_config):
+    """eval.metrics=[stacked_modes] during training: the registry says it needs a classifier, so the hook
+    loads one (it was left out of the hook's own list of extractor metrics before the registry)."""
+    cfg = tiny_config(**{"data.format": "stacked-mnist", "train.epochs": 1, "eval.every": 1,
+                         "eval.metrics": ["stacked_modes"], "eval.n": 64,
+                         "eval.features": f"classifier:{classifier[0]}"})
+    run = train(cfg, out=tmp_path / "s", log=lambda *a: None)
+    rows = {r["metric"]: r for r in map(json.loads, run.eval_path.read_text().splitlines())}
+    assert 1 <= rows["stacked_modes"]["value"] <= 64 and rows["stacked_modes"]["of"] == 1000
+    assert (run.checkpoints / "best.pt").is_file()

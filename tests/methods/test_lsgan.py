@@ -1,0 +1,49 @@
+"""LSGAN, the README's example of adding a method: its losses, its config checks, and that it learns."""
+import pytest
+import torch
+
+from ganlab.data import load_dataset
+from ganlab.errors import ConfigError
+from ganlab.experiment import load_experiment
+from ganlab.methods import METHODS, Batch, DataInfo, build_method
+
+RING = {"method": "lsgan", "data.source": "ring8", "model.arch": "mlp", "model.latent_dim": 8,
+        "model.mlp_hidden": 128, "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
+        "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98}
+
+
+def _build(values):
+    cfg = load_experiment(None, [], values)
+    ds = load_dataset(cfg.data, progress=False)
+    torch.manual_seed(0)
+    return build_method(cfg, DataInfo(ds.kind, tuple(ds.image_shape), {}, cfg.model.output), "cpu"), ds
+
+
+def test_least_squares_losses():
+    m, _ = _build(RING)
+    loss, stats = m.adv_d_loss(torch.ones(4), torch.zeros(4))  # a perfect regressor: real 1, fake 0
+    assert loss.item() == 0.0 and stats["d_real"].item() == 1.0
+    loss, _ = m.adv_d_loss(torch.zeros(4), torch.ones(4))  # the worst: 1/2 + 1/2
+    assert loss.item() == pytest.approx(1.0)
+    assert m.adv_g_loss(torch.ones(4)).item() == 0.0
+    assert m.adv_g_loss(torch.full((4,), 3.0)).item() == pytest.approx(2.0)  # 1/2 (3 - 1)^2
+
+
+def test_registered_and_its_settings_checked():
+    assert METHODS["lsgan"].name == "lsgan"
+    with pytest.raises(ConfigError, match="least-squares"):
+        load_experiment(None, ["objective.loss=wgan"], {"method": "lsgan"})
+    with pytest.raises(ConfigError, match="real_label"):
+        load_experiment(None, ["tricks.real_label=[0.8, 1.0]"], {"method": "lsgan"})
+
+
+def test_lsgan_covers_the_ring(one_thread):
+    m, ds = _build(RING)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(1500):
+        m.train_step(Batch(ds.data[torch.randint(0, len(ds), (512,), generator=g)]))
+    m.train(False)
+    x = m.generate(m.sample_inputs(2000, torch.Generator().manual_seed(5)))
+    d, k = torch.cdist(x, ds.modes).min(1)
+    good = d < 3 * ds.mode_std
+    assert len(set(k[good].tolist())) >= 6 and good.float().mean() > 0.4
