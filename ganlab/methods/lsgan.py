@@ -9,8 +9,6 @@ scoring hooks of ``AdversarialMethod`` change. This module is also the worked ex
 """
 from __future__ import annotations
 
-import torch
-
 from ganlab.errors import ConfigError
 from ganlab.methods.gan import GAN
 

@@ -1,7 +1,8 @@
-"""Evaluation metrics: pure functions on tensors/arrays, one metric family per module.
+"""Evaluation metrics, one per module: the computation (pure functions on tensors/arrays) and, at the end of
+the module, its registration (``registry.register_metric``). Importing this package fills the registry.
 
 Feature-based metrics (FID, KID, IS, PRDC) take features or class probabilities that the caller
-extracted; nothing here downloads or loads network weights.
+extracted; nothing here downloads or loads network weights. Bad inputs raise ``EvalError``.
 """
 from .condition import condition_accuracy
 from .faces import face_detection_rate

@@ -4,17 +4,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ganlab.errors import EvalError
+
 
 def to_numpy64(x, name: str = "array", ndim: int | None = None) -> np.ndarray:
     """Return ``x`` (tensor, array or nested list) as a float64 NumPy array.
 
-    ``ndim`` checks the number of dimensions and raises ``ValueError`` naming ``name``.
+    ``ndim`` checks the number of dimensions and raises ``EvalError`` (a ``ValueError``) naming ``name``.
     """
     if isinstance(x, torch.Tensor):
         x = x.detach().to("cpu", torch.float64).numpy()
     arr = np.asarray(x, dtype=np.float64)
     if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(arr.shape)}")
+        raise EvalError(f"{name} must have {ndim} dimensions, got shape {tuple(arr.shape)}")
     return arr
 
 

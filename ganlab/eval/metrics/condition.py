@@ -18,9 +18,9 @@ def _as_codes(x, name: str) -> torch.Tensor:
     if t.dim() == 2 and t.shape[1] == 1:
         t = t[:, 0]
     if t.dim() != 1:
-        raise ValueError(f"{name} must be [N] class indices (or [N, K] scores), got shape {tuple(t.shape)}")
+        raise EvalError(f"{name} must be [N] class indices (or [N, K] scores), got shape {tuple(t.shape)}")
     if t.is_floating_point() and not torch.equal(t, t.round()):
-        raise ValueError(f"{name} must hold integer class indices")
+        raise EvalError(f"{name} must hold integer class indices")
     return t.long()
 
 
@@ -32,13 +32,13 @@ def condition_accuracy(pred_codes: dict, requested: dict) -> dict[str, float]:
     with every attribute right.  An attribute may not itself be called ``"all"``.
     """
     if set(pred_codes) != set(requested):
-        raise ValueError(
+        raise EvalError(
             f"attribute names differ: predicted {sorted(pred_codes)} vs requested {sorted(requested)}"
         )
     if not requested:
-        raise ValueError("no attributes given")
+        raise EvalError("no attributes given")
     if "all" in requested:
-        raise ValueError('an attribute may not be named "all" (reserved for the joint accuracy)')
+        raise EvalError('an attribute may not be named "all" (reserved for the joint accuracy)')
 
     out: dict[str, float] = {}
     all_right = None
@@ -47,13 +47,13 @@ def condition_accuracy(pred_codes: dict, requested: dict) -> dict[str, float]:
         pred = _as_codes(pred_codes[name], f"pred_codes[{name!r}]")
         want = _as_codes(wanted, f"requested[{name!r}]")
         if pred.shape != want.shape:
-            raise ValueError(f"attribute {name!r}: {pred.shape[0]} predictions vs {want.shape[0]} requests")
+            raise EvalError(f"attribute {name!r}: {pred.shape[0]} predictions vs {want.shape[0]} requests")
         if n is None:
             n = pred.shape[0]
         elif pred.shape[0] != n:
-            raise ValueError(f"attribute {name!r} has {pred.shape[0]} samples, others have {n}")
+            raise EvalError(f"attribute {name!r} has {pred.shape[0]} samples, others have {n}")
         if n == 0:
-            raise ValueError("no samples")
+            raise EvalError("no samples")
         right = pred == want
         out[name] = float(right.double().mean())
         all_right = right if all_right is None else all_right & right

@@ -17,6 +17,7 @@ import os
 import numpy as np
 import torch
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 __all__ = ["default_cascade_path", "face_detection_rate"]
@@ -42,7 +43,7 @@ def default_cascade_path() -> str:
 def _load_cascade(path: str):
     cv2 = _cv2()
     if not os.path.isfile(path):
-        raise ValueError(f"cascade file not found: {path}")
+        raise EvalError(f"cascade file not found: {path}")
     if not hasattr(cv2, "CascadeClassifier"):
         raise RuntimeError(
             f"this OpenCV ({cv2.__version__}) has no CascadeClassifier; install "
@@ -51,9 +52,9 @@ def _load_cascade(path: str):
     try:
         cascade = cv2.CascadeClassifier(path)
     except Exception as exc:  # cv2.error, or SystemError wrapping it in some builds
-        raise ValueError(f"invalid cascade file: {path} ({exc})") from exc
+        raise EvalError(f"invalid cascade file: {path} ({exc})") from exc
     if cascade.empty():
-        raise ValueError(f"invalid cascade file (OpenCV could not load it): {path}")
+        raise EvalError(f"invalid cascade file (OpenCV could not load it): {path}")
     return cascade
 
 
@@ -64,7 +65,7 @@ def _to_gray_uint8(images) -> np.ndarray:
     if arr.dtype != np.uint8:
         raise TypeError(f"images must be uint8 in [0, 255], got dtype {arr.dtype}")
     if arr.ndim != 4 or arr.shape[1] not in (1, 3):
-        raise ValueError(f"images must be [N, C, H, W] with C = 1 or 3, got shape {arr.shape}")
+        raise EvalError(f"images must be [N, C, H, W] with C = 1 or 3, got shape {arr.shape}")
     if arr.shape[1] == 1:
         return arr[:, 0]
     # ITU-R BT.601 luma, as cv2.cvtColor(..., COLOR_RGB2GRAY)
@@ -79,7 +80,7 @@ def face_detection_rate(images_uint8, cascade_path: str | None = None, scale_fac
     """Fraction of images ``[N, C, H, W]`` (uint8 RGB or grey) with at least one detected face.
 
     ``cascade_path``: an OpenCV cascade XML (Haar or LBP); ``None`` for the bundled frontal-face
-    Haar cascade.  A missing or unreadable file raises ``ValueError`` naming the path.
+    Haar cascade.  A missing or unreadable file raises ``EvalError`` (a ``ValueError``) naming the path.
     ``min_size`` defaults to a quarter of the (upscaled) shorter side, at least 24 px: a face GAN's
     sample is a face crop, and small detections in it are mostly false positives.
     Returns ``{"rate": float, "n": int, "detected": int, "per_image": list[bool]}``.
@@ -88,7 +89,7 @@ def face_detection_rate(images_uint8, cascade_path: str | None = None, scale_fac
     gray = _to_gray_uint8(images_uint8)
     n = gray.shape[0]
     if n == 0:
-        raise ValueError("no images given")
+        raise EvalError("no images given")
     path = default_cascade_path() if cascade_path is None else os.fspath(cascade_path)
     cascade = _load_cascade(path)
     hits: list[bool] = []

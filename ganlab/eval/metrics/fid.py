@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_numpy64
@@ -21,9 +22,9 @@ def feature_stats(feats) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``[D]`` and unbiased covariance ``[D, D]`` (float64) of features ``[N, D]``, ``N >= 2``."""
     x = to_numpy64(feats, "feats", ndim=2)
     if x.shape[0] < 2:
-        raise ValueError(f"feature_stats needs at least 2 samples, got {x.shape[0]}")
+        raise EvalError(f"feature_stats needs at least 2 samples, got {x.shape[0]}")
     if not np.isfinite(x).all():
-        raise ValueError("feats contains NaN or infinite values")
+        raise EvalError("feats contains NaN or infinite values")
     mu = x.mean(axis=0)
     sigma = np.cov(x, rowvar=False)
     return mu, np.atleast_2d(sigma)
@@ -52,10 +53,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     sigma1 = np.atleast_2d(to_numpy64(sigma1, "sigma1"))
     sigma2 = np.atleast_2d(to_numpy64(sigma2, "sigma2"))
     if mu1.ndim != 1 or mu1.shape != mu2.shape:
-        raise ValueError(f"means must be vectors of the same length, got {mu1.shape} and {mu2.shape}")
+        raise EvalError(f"means must be vectors of the same length, got {mu1.shape} and {mu2.shape}")
     d = mu1.shape[0]
     if sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(
+        raise EvalError(
             f"covariances must be {d}x{d} to match the means, got {sigma1.shape} and {sigma2.shape}"
         )
 
@@ -66,12 +67,12 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         offset = np.eye(d) * eps
         covmean = _sqrtm_product(sigma1 + offset, sigma2 + offset)
         if not np.isfinite(covmean).all():
-            raise ValueError("matrix square root of sigma1 @ sigma2 is not finite, even with eps offset")
+            raise EvalError("matrix square root of sigma1 @ sigma2 is not finite, even with eps offset")
 
     if np.iscomplexobj(covmean):
         max_imag = np.abs(np.diagonal(covmean).imag).max()
         if max_imag > 1e-3:
-            raise ValueError(f"matrix square root has a significant imaginary component ({max_imag:.3g})")
+            raise EvalError(f"matrix square root has a significant imaginary component ({max_imag:.3g})")
         covmean = covmean.real
 
     diff = mu1 - mu2
@@ -84,7 +85,7 @@ def fid_from_features(real_feats, fake_feats, eps: float = 1e-6) -> float:
     mu1, s1 = feature_stats(real_feats)
     mu2, s2 = feature_stats(fake_feats)
     if mu1.shape != mu2.shape:
-        raise ValueError(f"feature dimensions differ: {mu1.shape[0]} vs {mu2.shape[0]}")
+        raise EvalError(f"feature dimensions differ: {mu1.shape[0]} vs {mu2.shape[0]}")
     return frechet_distance(mu1, s1, mu2, s2, eps=eps)
 
 # --------------------------------------------------------------------------- registration

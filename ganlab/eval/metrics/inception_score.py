@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_tensor
@@ -26,12 +27,12 @@ def inception_score(probs, splits: int = 10, from_logits: bool = False,
     """
     p = to_tensor(probs, torch.float64, "probs").cpu()
     if p.dim() != 2:
-        raise ValueError(f"probs must be [N, K], got shape {tuple(p.shape)}")
+        raise EvalError(f"probs must be [N, K], got shape {tuple(p.shape)}")
     n = p.shape[0]
     if not 1 <= splits <= n:
-        raise ValueError(f"splits must be between 1 and N={n}, got {splits}")
+        raise EvalError(f"splits must be between 1 and N={n}, got {splits}")
     if not torch.isfinite(p).all():
-        raise ValueError("probs contains NaN or infinite values")
+        raise EvalError("probs contains NaN or infinite values")
 
     if from_logits:
         log_p = torch.log_softmax(p, dim=1)
@@ -39,10 +40,10 @@ def inception_score(probs, splits: int = 10, from_logits: bool = False,
         plogp = p * log_p
     else:
         if (p < 0).any():
-            raise ValueError("probs has negative entries (pass from_logits=True for logits)")
+            raise EvalError("probs has negative entries (pass from_logits=True for logits)")
         row_sums = p.sum(dim=1)
         if ((row_sums - 1).abs() > atol).any():
-            raise ValueError("rows of probs do not sum to 1 (pass from_logits=True for logits)")
+            raise EvalError("rows of probs do not sum to 1 (pass from_logits=True for logits)")
         plogp = torch.special.xlogy(p, p)
 
     scores = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_numpy64
@@ -39,7 +40,7 @@ def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float
     """
     m = k_xx.shape[0]
     if m < 2 or k_xx.shape != (m, m) or k_yy.shape != (m, m) or k_xy.shape != (m, m):
-        raise ValueError("mmd2_unbiased needs three m x m kernel matrices with m >= 2")
+        raise EvalError("mmd2_unbiased needs three m x m kernel matrices with m >= 2")
     sum_xx = k_xx.sum() - np.trace(k_xx)
     sum_yy = k_yy.sum() - np.trace(k_yy)
     return float((sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
@@ -56,12 +57,12 @@ def kid_from_features(real, fake, subsets: int = 100, subset_size: int = 1000, d
     x = to_numpy64(real, "real", ndim=2)
     y = to_numpy64(fake, "fake", ndim=2)
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"feature dimensions differ: {x.shape[1]} vs {y.shape[1]}")
+        raise EvalError(f"feature dimensions differ: {x.shape[1]} vs {y.shape[1]}")
     if subsets < 1:
-        raise ValueError(f"subsets must be >= 1, got {subsets}")
+        raise EvalError(f"subsets must be >= 1, got {subsets}")
     m = min(int(subset_size), x.shape[0], y.shape[0])
     if m < 2:
-        raise ValueError(f"KID needs at least 2 samples per set, got {x.shape[0]} and {y.shape[0]}")
+        raise EvalError(f"KID needs at least 2 samples per set, got {x.shape[0]} and {y.shape[0]}")
 
     rng = np.random.RandomState(seed)
     values = np.empty(subsets, dtype=np.float64)

@@ -26,14 +26,14 @@ def count_modes(pred_labels, n_classes: int = 10) -> dict:
         pred_labels = pred_labels.detach().cpu().numpy()
     labels = np.asarray(pred_labels)
     if labels.ndim != 2 or labels.shape[0] == 0:
-        raise ValueError(f"pred_labels must be a non-empty [N, S] array, got shape {labels.shape}")
+        raise EvalError(f"pred_labels must be a non-empty [N, S] array, got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
         else:
-            raise ValueError(f"pred_labels must be integers, got dtype {labels.dtype}")
+            raise EvalError(f"pred_labels must be integers, got dtype {labels.dtype}")
     if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"pred_labels must lie in [0, {n_classes}), got range [{labels.min()}, {labels.max()}]")
+        raise EvalError(f"pred_labels must lie in [0, {n_classes}), got range [{labels.min()}, {labels.max()}]")
 
     n, s = labels.shape
     total = n_classes ** s

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_tensor
@@ -32,7 +33,7 @@ def knn_radii(feats: torch.Tensor, k: int, chunk_size: int = 1024) -> torch.Tens
     """Distance from each row of ``feats [N, D]`` to its k-th nearest other row (``k < N``)."""
     n = feats.shape[0]
     if not 1 <= k < n:
-        raise ValueError(f"k must be between 1 and N-1={n - 1}, got {k}")
+        raise EvalError(f"k must be between 1 and N-1={n - 1}, got {k}")
     out = torch.empty(n, dtype=feats.dtype, device=feats.device)
     for lo, hi in _blocks(n, chunk_size):
         d = torch.cdist(feats[lo:hi], feats)
@@ -53,10 +54,10 @@ def prdc(real_feats, fake_feats, k: int = 5, chunk_size: int = 1024,
     if device is not None:
         real, fake = real.to(device), fake.to(device)
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"expected [N, D] and [M, D] features, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise EvalError(f"expected [N, D] and [M, D] features, got {tuple(real.shape)} and {tuple(fake.shape)}")
     fake = fake.to(real.device)
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise EvalError(f"chunk_size must be >= 1, got {chunk_size}")
 
     n, m = real.shape[0], fake.shape[0]
     r_real = knn_radii(real, k, chunk_size)

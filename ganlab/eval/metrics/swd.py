@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_tensor
@@ -86,7 +87,7 @@ def laplacian_pyramid(images: torch.Tensor, n_levels: int) -> list[torch.Tensor]
 def _as_float_images(x, name: str) -> torch.Tensor:
     t = to_tensor(x, name=name)
     if t.dim() != 4:
-        raise ValueError(f"{name} must be [N, C, H, W], got shape {tuple(t.shape)}")
+        raise EvalError(f"{name} must be [N, C, H, W], got shape {tuple(t.shape)}")
     if t.dtype == torch.uint8:
         return t.to(torch.float32) / 127.5 - 1.0
     if not t.is_floating_point():
@@ -105,7 +106,7 @@ def _descriptors(images: torch.Tensor, level: int, n_levels: int, n_patches: int
         lvl = laplacian_pyramid(batch, min(level + 2, n_levels))[level]
         b, _, h, w = lvl.shape
         if h < _PATCH or w < _PATCH:
-            raise ValueError(f"pyramid level {level} is {h}x{w}, smaller than the {_PATCH}x{_PATCH} patches")
+            raise EvalError(f"pyramid level {level} is {h}x{w}, smaller than the {_PATCH}x{_PATCH} patches")
         if out is None:
             out = torch.empty(n, n_patches, c, _PATCH, _PATCH, dtype=torch.float32, device=device)
             ys = torch.randint(0, h - _PATCH + 1, (n, n_patches), generator=gen).to(device)
@@ -159,14 +160,14 @@ def sliced_wasserstein(real_images, fake_images, n_patches: int = 128, n_proj: i
     real = _as_float_images(real_images, "real_images")
     fake = _as_float_images(fake_images, "fake_images")
     if real.shape[1:] != fake.shape[1:]:
-        raise ValueError(f"image shapes differ: {tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
+        raise EvalError(f"image shapes differ: {tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
     if real.shape[0] < 1 or fake.shape[0] < 1:
-        raise ValueError("both image sets must be non-empty")
+        raise EvalError("both image sets must be non-empty")
     h, w = real.shape[-2:]
     if min(h, w) < _PATCH:
-        raise ValueError(f"images must be at least {_PATCH}x{_PATCH}, got {h}x{w}")
+        raise EvalError(f"images must be at least {_PATCH}x{_PATCH}, got {h}x{w}")
     if n_patches < 1 or n_repeats < 1 or n_proj < n_repeats or n_proj % n_repeats:
-        raise ValueError("need n_patches >= 1 and n_proj a positive multiple of n_repeats")
+        raise EvalError("need n_patches >= 1 and n_proj a positive multiple of n_repeats")
 
     resolutions = pyramid_resolutions(min(h, w))
     n_levels = len(resolutions)

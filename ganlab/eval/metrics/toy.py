@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_numpy64
@@ -46,15 +47,15 @@ def mode_stats(samples, modes, std, n_std: float = 3.0, min_count: int = 20) -> 
     x = to_numpy64(samples, "samples", ndim=2)
     mu = to_numpy64(modes, "modes", ndim=2)
     if x.shape[1] != mu.shape[1]:
-        raise ValueError(f"samples and modes differ in dimension: {x.shape[1]} vs {mu.shape[1]}")
+        raise EvalError(f"samples and modes differ in dimension: {x.shape[1]} vs {mu.shape[1]}")
     if x.shape[0] == 0:
-        raise ValueError("samples is empty")
+        raise EvalError("samples is empty")
     k = mu.shape[0]
     sd = np.broadcast_to(to_numpy64(std, "std"), (k,)).astype(np.float64)
     if (sd <= 0).any():
-        raise ValueError("std must be positive")
+        raise EvalError("std must be positive")
     if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, got {min_count}")
+        raise EvalError(f"min_count must be >= 1, got {min_count}")
 
     dist = np.sqrt(((x[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2))  # [N, K]
     nearest = dist.argmin(axis=1)

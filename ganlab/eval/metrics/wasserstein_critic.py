@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ganlab.errors import EvalError
 from ganlab.eval.metrics.registry import Metric, register_metric
 
 from ._util import to_tensor
@@ -56,7 +57,7 @@ def default_critic(sample_shape: tuple[int, ...]) -> nn.Module:
             nn.Linear(256, 256), nn.LeakyReLU(0.2),
             nn.Linear(256, 1),
         )
-    raise ValueError(f"samples must be images [N, C, H, W] or vectors [N, D], got sample shape {sample_shape}")
+    raise EvalError(f"samples must be images [N, C, H, W] or vectors [N, D], got sample shape {sample_shape}")
 
 
 def _as_float(x, name: str) -> torch.Tensor:
@@ -96,13 +97,13 @@ def critic_wasserstein(real, fake, steps: int = 500, batch_size: int = 64, gp_la
     x_real = _as_float(real, "real")
     x_fake = _as_float(fake, "fake")
     if x_real.shape[1:] != x_fake.shape[1:]:
-        raise ValueError(f"sample shapes differ: {tuple(x_real.shape[1:])} vs {tuple(x_fake.shape[1:])}")
+        raise EvalError(f"sample shapes differ: {tuple(x_real.shape[1:])} vs {tuple(x_fake.shape[1:])}")
     if x_real.dim() not in (2, 4):
-        raise ValueError(f"expected [N, C, H, W] or [N, D], got shape {tuple(x_real.shape)}")
+        raise EvalError(f"expected [N, C, H, W] or [N, D], got shape {tuple(x_real.shape)}")
     if x_real.shape[0] < 2 or x_fake.shape[0] < 2:
-        raise ValueError("need at least 2 samples in each set (half to train, half held out)")
+        raise EvalError("need at least 2 samples in each set (half to train, half held out)")
     if steps < 0 or batch_size < 1:
-        raise ValueError("steps must be >= 0 and batch_size >= 1")
+        raise EvalError("steps must be >= 0 and batch_size >= 1")
 
     gen = torch.Generator().manual_seed(int(seed))
 
