@@ -42,11 +42,6 @@ def slice_inputs(inputs: dict, idx) -> dict:
     return {k: (v[idx] if torch.is_tensor(v) else v) for k, v in inputs.items()}
 
 
-def cat_inputs(parts: list[dict]) -> dict:
-    keys = parts[0].keys()
-    return {k: torch.cat([p[k] for p in parts]) if torch.is_tensor(parts[0][k]) else parts[0][k] for k in keys}
-
-
 # --------------------------------------------------------------------------- data for encoders
 
 def data_config_for(g, args):

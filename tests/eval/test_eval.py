@@ -9,7 +9,12 @@ from ganlab.cli import main
 from ganlab.config import DataConfig
 from ganlab.data import load_dataset
 from ganlab.errors import WeightsMissing
-from ganlab.eval.features import Extractor, get_extractor, load_classifier, train_classifier
+from ganlab.eval.features import (
+    Extractor,
+    get_extractor,
+    load_classifier,
+    train_classifier,
+)
 from ganlab.eval.run import compute, evaluate
 from ganlab.train import train
 
