@@ -99,6 +99,9 @@ class TrainConfig:
                                          "convolutions with oneDNN on CPU and with tensor cores on CUDA")
     log_every: int = opt(20, min=1, help="flush per-step metrics to disk every N steps")
     checkpoint_every: int = opt(5, min=1, help="keep a numbered checkpoint every N epochs (latest is always kept)")
+    checkpoint_minutes: Optional[float] = opt(5.0, min=0.0, help="also save latest.pt every this many minutes "
+                                              "within an epoch, so a kill loses at most that much (null or 0: "
+                                              "only at epoch ends)")
     n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid written every epoch")
     tensorboard: bool = opt(True)
     progress: bool = opt(True, help="show a progress bar")

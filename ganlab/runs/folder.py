@@ -81,6 +81,16 @@ class RunDir:
             raise RunError(f"{self.path} is not a ganlab run folder (no config.yaml)")
         return self
 
+    def clear_outputs(self) -> None:
+        """Remove what a run wrote while training (metrics, evaluations, grids, plots, event files), keeping its
+        config: for a run that is trained again from the beginning."""
+        import shutil
+        for p in (self.metrics_path, self.eval_path, self.losses_png):
+            p.unlink(missing_ok=True)
+        for p in self.sample_grids():
+            p.unlink()
+        shutil.rmtree(self.tb, ignore_errors=True)
+
     def read_config(self) -> dict:
         return yaml.safe_load(self.config_path.read_text())
 

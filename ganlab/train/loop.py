@@ -81,6 +81,7 @@ class Trainer:
         self.writer = None
         self.evaluator = None
         self._stop_signal = None
+        self._saved_at = time.monotonic()
 
     # ------------------------------------------------------------------------------------ batches
     def batch(self, idx: torch.Tensor) -> Batch:
@@ -115,6 +116,7 @@ class Trainer:
         ckpt.set_rng_state(state["rng"])
 
     def save_checkpoint(self, numbered: bool = False) -> None:
+        self._saved_at = time.monotonic()
         if self.rank != 0:
             return
         self.flush()
@@ -196,10 +198,16 @@ class Trainer:
             self.run.require()
             old = self.run.read_config()
             check_resume_config(old, self.cfg.to_dict())
-            state = ckpt.load(self.run.latest if self.run.latest.exists() else self.run.checkpoint("latest"))
-            self.load_state(state)
-            self._trim_metrics()
-            self.history = _read_jsonl(self.run.metrics_path)
+            if self.run.latest.exists() or any(self.run.checkpoints.glob("*.pt")):
+                state = ckpt.load(self.run.latest if self.run.latest.exists() else self.run.checkpoint("latest"))
+                self.load_state(state)
+                self._trim_metrics()
+                self.history = _read_jsonl(self.run.metrics_path)
+            else:  # killed before its first checkpoint: nothing to continue, so it starts over in its own folder
+                self.log(f"{self.run.path} has no checkpoint yet (it stopped before its first one): training it "
+                         "from the beginning")
+                self.run.create()
+                self.run.clear_outputs()
         else:
             if self.run.path.exists() and any(self.run.path.iterdir()):
                 raise RunError(f"{self.run.path} already exists and is not empty; use --resume {self.run.path} to "
@@ -250,6 +258,7 @@ class Trainer:
         self._postfix = {}
         old_handler = signal.signal(signal.SIGTERM, self._on_sigterm) if self.rank == 0 else None
         self.method.train(True)
+        save_every = (tc.checkpoint_minutes or 0) * 60
         try:
             while not self.done():
                 perm = epoch_permutation(self.n, tc.seed, self.epoch).to(self.device)
@@ -269,6 +278,8 @@ class Trainer:
                         bar.set_postfix(self._postfix, refresh=False)
                     if self._stop_signal is not None:
                         raise KeyboardInterrupt
+                    if save_every and time.monotonic() - self._saved_at >= save_every:
+                        self.save_checkpoint()  # mid-epoch: a kill now loses at most save_every seconds
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
                         break
                 if self.iter_in_epoch >= self.iters_per_epoch:

@@ -187,3 +187,48 @@ def test_channels_last_layout_of_weights_and_batches(tmp_path, on, tiny_config):
     assert x.is_contiguous(memory_format=nhwc) == on and x.is_contiguous() == (not on)
     trainer.method.train_step(trainer.batch(torch.arange(8)))  # trains in that layout
     assert conv.is_contiguous(memory_format=nhwc) == on
+
+
+def _same_weights(a, b):
+    (ga, sa), (gb, sb) = _weights(a), _weights(b)
+    return sa["epoch"] == sb["epoch"] and all(torch.equal(ga[k], gb[k]) for k in ga) and all(
+        torch.equal(sa["modules"]["D"][k], sb["modules"]["D"][k]) for k in sa["modules"]["D"])
+
+
+def test_checkpoints_on_a_clock_lose_at_most_that_much(tmp_path, monkeypatch, tiny_config):
+    """train.checkpoint_minutes saves latest.pt within an epoch; a process killed without any chance to save (an
+    exception here stands in for kill -9) resumes from it and ends bit-identical to an uninterrupted run."""
+    full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
+    cfg = tiny_config(**{"train.checkpoint_minutes": 1e-9})  # every iteration
+    trainer = Trainer(cfg, RunDir(tmp_path / "cut"), log=lambda *a: None)
+    step = trainer.method.train_step
+    calls = {"n": 0}
+
+    def killed(batch):
+        calls["n"] += 1
+        if calls["n"] == 7:  # iteration 3 of epoch 2, before any epoch-end checkpoint of epoch 2
+            raise SystemExit("killed")
+        return step(batch)
+
+    monkeypatch.setattr(trainer.method, "train_step", killed)
+    with pytest.raises(SystemExit):
+        trainer.fit()
+    _, st = _weights(tmp_path / "cut")
+    assert (st["epoch"], st["iter_in_epoch"]) == (1, 2)  # the last iteration that finished
+    train(resume_config(RunDir(tmp_path / "cut")), resume=tmp_path / "cut", log=lambda *a: None)
+    assert _same_weights(full.path, tmp_path / "cut")
+    iters = [json.loads(x)["iter"] for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert iters == list(range(8))
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_over(tmp_path, tiny_config):
+    full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
+    cfg = tiny_config()
+    Trainer(cfg, RunDir(tmp_path / "early"), log=lambda *a: None).prepare_run_folder()  # config, no checkpoint
+    (tmp_path / "early" / "metrics.jsonl").write_text('{"iter": 0, "epoch": 0, "g_step": 1, "d_lo')  # cut mid-line
+    said = []
+    train(resume_config(RunDir(tmp_path / "early")), resume=tmp_path / "early", log=said.append)
+    assert any("no checkpoint yet" in str(s) and "from the beginning" in str(s) for s in said)
+    assert _same_weights(full.path, tmp_path / "early")
+    iters = [json.loads(x)["iter"] for x in (tmp_path / "early" / "metrics.jsonl").read_text().splitlines()]
+    assert iters == list(range(8))
