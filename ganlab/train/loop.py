@@ -120,6 +120,7 @@ class Trainer:
         if self.rank != 0:
             return
         self.flush()
+        self.check_weights()
         state = self.state()
         ckpt.save_atomic(state, self.run.latest)
         if numbered:
@@ -139,6 +140,11 @@ class Trainer:
                 rec[k] = flat[i]
                 i += 1
             records.append(rec)
+        for rec in records:  # divergence: stop before anything non-finite reaches the logs or a checkpoint
+            bad = next((k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)), None)
+            if bad is not None:
+                self._buffer.clear()
+                self.diverged(f"{bad} is {rec[bad]} at iteration {rec['iter']} (generator step {rec['g_step']})")
         self._buffer.clear()
         self.history.extend(records)
         if self.rank == 0:
@@ -154,6 +160,21 @@ class Trainer:
                             self.writer.add_scalar(f"train/{k}", v, r["iter"])
         last = records[-1]
         self._postfix = {k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "wasserstein") if k in last}
+
+    def check_weights(self) -> None:
+        """Refuse to save networks with non-finite weights (one host sync per network, at checkpoints only)."""
+        bad = [k for k, m in self.method.modules().items()
+               if not bool(torch.stack([torch.isfinite(p).all() for p in m.parameters()]).all())]
+        if bad:
+            self.diverged(f"the weights of {', '.join(bad)} are not finite at iteration {self.global_iter}")
+
+    def diverged(self, what: str) -> None:
+        nets = [k for k, m in self.method.modules().items()
+                if not bool(torch.stack([torch.isfinite(p).all() for p in m.parameters()]).all())]
+        kept = (f"{self.run.latest} keeps the last good state" if self.run.latest.exists()
+                else "no checkpoint was written")
+        raise RunError(f"training diverged: {what}" + (f"; non-finite weights in {', '.join(nets)}" if nets else "")
+                       + f"; {kept}; lower optim.g_lr / optim.d_lr (or add tricks) and train again")
 
     def end_of_epoch_outputs(self) -> None:
         if self.rank != 0:

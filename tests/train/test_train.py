@@ -232,3 +232,48 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_over(tmp_p
     assert _same_weights(full.path, tmp_path / "early")
     iters = [json.loads(x)["iter"] for x in (tmp_path / "early" / "metrics.jsonl").read_text().splitlines()]
     assert iters == list(range(8))
+
+
+DIVERGING = {"optim.g_lr": 1e30, "optim.d_lr": 1e30}
+
+
+@pytest.mark.parametrize("method, extra", [
+    ("gan", {}), ("gan", {"objective.loss": "wgan-gp", "model.d_norm": "none"}), ("lsgan", {}), ("cgan", {}),
+    ("acgan", {}), ("infogan", {}), ("bigan", {}), ("vae", {}), ("msggan", {})])
+def test_divergence_stops_the_run_naming_step_and_quantity(tmp_path, tiny_config, method, extra):
+    cfg = tiny_config(**{"method": method, **DIVERGING, **extra})
+    with pytest.raises(RunError, match=r"training diverged: \w+ is (nan|inf|-inf) at iteration \d+ "
+                                       r"\(generator step \d+\); non-finite weights in [GDE]"):
+        train(cfg, out=tmp_path / "d", log=lambda *a: None)
+    assert not (tmp_path / "d" / "checkpoints" / "latest.pt").exists()  # nothing non-finite was saved
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, tiny_config):
+    run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
+    good, _ = _weights(run.path)
+    trainer = Trainer(resume_config(run, {"train.epochs": 2}), run, resume=True, log=lambda *a: None)
+    step = trainer.method.train_step
+    calls = {"n": 0}
+
+    def poisoned(batch):
+        stats = step(batch)
+        calls["n"] += 1
+        if calls["n"] == 4:  # the epoch's last step: its losses are finite, G's weights are not
+            with torch.no_grad():
+                next(trainer.method.G.parameters()).fill_(float("nan"))
+        return stats
+
+    monkeypatch.setattr(trainer.method, "train_step", poisoned)
+    with pytest.raises(RunError, match=r"the weights of G are not finite.*latest.pt keeps the last good state"):
+        trainer.fit()
+    kept, state = _weights(run.path)
+    assert state["epoch"] == 1 and all(torch.equal(good[k], kept[k]) for k in good)
+
+
+def test_divergence_is_one_line_on_the_command_line(tmp_path, capsys):
+    from ganlab.cli import main
+    assert main(["train", "--data", "digits", "--image-size", "16", "--limit", "64", "--batch-size", "32",
+                 "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "train.progress=false",
+                 "--set", "optim.g_lr=1e30", "--set", "optim.d_lr=1e30", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "training diverged" in err and "Traceback" not in err
