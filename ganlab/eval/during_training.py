@@ -35,8 +35,12 @@ class TrainingEvaluator:
         best = None
         if self.run.eval_path.exists():
             for line in self.run.eval_path.read_text().splitlines():
-                r = json.loads(line)
-                if r.get("metric") == self.metric and r.get("during_training") and self._better(r["value"], best):
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by an interruption, or edited by hand
+                    continue
+                if (isinstance(r, dict) and r.get("metric") == self.metric and r.get("during_training")
+                        and isinstance(r.get("value"), (int, float)) and self._better(r["value"], best)):
                     best = r["value"]
         return best
 

@@ -14,9 +14,18 @@ from ganlab.files import save_atomic  # noqa: F401 - checkpoints are written wit
 
 def load(path: Path, map_location="cpu") -> dict:
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means the same to the user
         raise RunError(f"cannot read checkpoint {path}: {e}") from None
+    return state
+
+
+def load_run_state(path: Path, map_location="cpu") -> dict:
+    """A training checkpoint (what ``Trainer.state`` saved), refused with the path when it is anything else."""
+    state = load(path, map_location)
+    if not isinstance(state, dict) or not {"config", "modules", "data_info"} <= set(state):
+        raise RunError(f"{path} is not a ganlab checkpoint (it holds {type(state).__name__})")
+    return state
 
 
 def rng_state() -> dict:

@@ -92,7 +92,28 @@ class RunDir:
         shutil.rmtree(self.tb, ignore_errors=True)
 
     def read_config(self) -> dict:
-        return yaml.safe_load(self.config_path.read_text())
+        try:
+            d = yaml.safe_load(self.config_path.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise RunError(f"{self.config_path} cannot be read: {e}") from None
+        if not isinstance(d, dict):
+            raise RunError(f"{self.config_path} does not hold a config (a mapping of sections)")
+        return d
+
+    def readable_checkpoint(self, load, log=print):
+        """The state of latest.pt, or (when it cannot be read: cut short, overwritten) of the newest numbered
+        checkpoint that can, saying so. ``load(path)`` reads one and raises RunError for an unreadable file."""
+        try:
+            return load(self.latest if self.latest.exists() else self.checkpoint("latest"))
+        except RunError as first:
+            for p in sorted(self.checkpoints.glob("epoch-*.pt"), reverse=True):
+                try:
+                    state = load(p)
+                except RunError:
+                    continue
+                log(f"{self.latest} cannot be read ({first}); continuing from {p.name} instead")
+                return state
+            raise
 
     def write_text_atomic(self, path: Path, text: str) -> None:
         write_text_atomic(path, text)

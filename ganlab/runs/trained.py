@@ -61,7 +61,7 @@ def load(run, checkpoint: str | int | None = None, device: str | torch.device = 
     """The generator of run folder ``run`` at its latest (or named: 'best', an epoch, a path) checkpoint."""
     rd = RunDir(run).require()
     path = rd.checkpoint(checkpoint)
-    state = ckpt.load(path, map_location=device)
+    state = ckpt.load_run_state(path, map_location=device)
     cfg = experiment_from_dict(state["config"])
     info = DataInfo.from_dict(state["data_info"])
     method = build_method(cfg, info, device)

@@ -220,8 +220,7 @@ class Trainer:
             old = self.run.read_config()
             check_resume_config(old, self.cfg.to_dict())
             if self.run.latest.exists() or any(self.run.checkpoints.glob("*.pt")):
-                state = ckpt.load(self.run.latest if self.run.latest.exists() else self.run.checkpoint("latest"))
-                self.load_state(state)
+                self.load_state(self.run.readable_checkpoint(ckpt.load_run_state, self.log))
                 self._trim_metrics()
                 self.history = _read_jsonl(self.run.metrics_path)
             else:  # killed before its first checkpoint: nothing to continue, so it starts over in its own folder

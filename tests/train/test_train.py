@@ -277,3 +277,43 @@ def test_divergence_is_one_line_on_the_command_line(tmp_path, capsys):
                  "--set", "optim.g_lr=1e30", "--set", "optim.d_lr=1e30", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "training diverged" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "not a checkpoint"])
+def test_resume_from_a_damaged_latest_falls_back_to_a_numbered_checkpoint(tmp_path, tiny_config, damage):
+    full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", log=lambda *a: None)
+    run = train(tiny_config(**{"train.epochs": 2, "train.checkpoint_every": 1}), out=tmp_path / "r",
+                log=lambda *a: None)
+    latest = run.latest
+    if damage == "truncated":
+        latest.write_bytes(latest.read_bytes()[:1000])
+    elif damage == "random bytes":
+        latest.write_bytes(torch.randint(0, 256, (5000,), dtype=torch.uint8).numpy().tobytes())
+    else:
+        torch.save({"x": 1}, latest)
+    said = []
+    train(resume_config(run, {"train.epochs": 3}), resume=run.path, log=said.append)
+    assert any("cannot be read" in str(s) and "epoch-0002.pt" in str(s) for s in said)
+    assert _same_weights(full.path, run.path)
+
+
+def test_damaged_run_files_are_one_line_errors(tmp_path, tiny_config, capsys):
+    from ganlab.cli import main
+    run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
+    run.latest.write_bytes(b"\x00" * 100)
+    for p in run.checkpoints.glob("epoch-*.pt"):
+        p.unlink()
+    assert main(["sample", str(run.path)]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run.path)]) == 2
+    assert "latest.pt" in capsys.readouterr().err
+    run.config_path.write_text("model: [unclosed\n")
+    assert main(["train", "--resume", str(run.path)]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml cannot be read" in err and "Traceback" not in err
+    with open(run.eval_path, "a") as f:
+        f.write('{"metric": "fid", "val\n')  # a bad line in eval.jsonl is skipped by readers
+    from ganlab.eval.during_training import TrainingEvaluator
+    cfg = tiny_config(**{"eval.every": 1, "eval.metrics": ["swd"]})
+    from ganlab.data import load_dataset
+    assert TrainingEvaluator(cfg, run, load_dataset(cfg.data, progress=False), "cpu").best is None
