@@ -35,4 +35,13 @@ class WeightsMissing(EvalError, FileNotFoundError):
     """Pretrained weights (Inception) that are not on this machine; the message says where to put them."""
 
 
-__all__ = ["GanlabError", "ConfigError", "DataError", "RunError", "EvalError", "WeightsMissing"]
+class Interrupted(KeyboardInterrupt):
+    """Stopped by a signal (SIGINT, SIGTERM) after saving what could be saved; ``signum`` says which. Not a
+    GanlabError: it is caught where KeyboardInterrupt is, and the command line exits with 128 + signum."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+__all__ = ["GanlabError", "Interrupted", "ConfigError", "DataError", "RunError", "EvalError", "WeightsMissing"]

@@ -10,6 +10,17 @@ import torch
 from ganlab.errors import RunError
 
 
+def _os_error(e: BaseException) -> OSError | None:
+    """The OSError behind ``e``: torch.save's zip writer reports a failed write (a full disk) as a RuntimeError
+    raised while it closes the archive, with the OSError as its context."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, OSError):
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
+
+
 def save_atomic(obj, path: Path, what: str = "checkpoint") -> None:
     """``torch.save`` of ``obj`` (a checkpoint, or another ``what``) to ``path``, atomically."""
     path = Path(path)
@@ -20,17 +31,26 @@ def save_atomic(obj, path: Path, what: str = "checkpoint") -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:
         tmp.unlink(missing_ok=True)
-        raise RunError(f"cannot write {what} {path}: {e.strerror or e}; the previous {what} is kept") from None
+        cause = _os_error(e)
+        if cause is None:
+            raise
+        raise RunError(f"cannot write {what} {path}: {cause.strerror or cause}; the previous {what} is kept") from None
+    except BaseException:  # interrupted while writing: the old file stays, the partial one goes
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise RunError(f"cannot write {path}: {e.strerror or e}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +22,23 @@ PANELS = {
 }
 
 
+@contextmanager
+def replacing(path):
+    """Yield a temporary name beside ``path`` (same suffix, so the image format is kept) and move it over
+    ``path`` once written: a kill or a full disk never leaves a half-written picture. OSErrors name ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def to_unit(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:
     """Network-scale images to [0, 1]."""
     x = x.detach().float()
@@ -31,7 +50,8 @@ def to_unit(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:
 def save_grid(images: torch.Tensor, path: Path, output: str = "tanh", nrow: int | None = None) -> Path:
     """A grid of network-scale images (torchvision's grid utilities), square by default."""
     nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
-    save_image(to_unit(images.cpu(), output), str(path), nrow=nrow, padding=2, pad_value=1.0)
+    with replacing(path) as tmp:
+        save_image(to_unit(images.cpu(), output), str(tmp), nrow=nrow, padding=2, pad_value=1.0)
     return Path(path)
 
 
@@ -51,8 +71,11 @@ def save_scatter(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
@@ -94,8 +117,11 @@ def plot_losses(records: list[dict], path: Path, title: str = "") -> Path | None
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
@@ -116,7 +142,8 @@ def save_numbered_sheet(images: torch.Tensor, path: Path, scale: int = 2) -> Pat
         x, y = (2 + c * (w + 2)) * scale, (2 + r * (h + 2)) * scale
         draw.rectangle([x, y, x + 7 * len(str(i)) + 2, y + 11], fill=(0, 0, 0))
         draw.text((x + 1, y), str(i), fill=(255, 255, 0))
-    img.save(path)
+    with replacing(path) as tmp:
+        img.save(tmp)
     return Path(path)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from ganlab.cli import evaluate, explore, report, train
-from ganlab.errors import GanlabError
+from ganlab.errors import GanlabError, Interrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,18 +28,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_sigterm(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    old = None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops any command as Ctrl-C does
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
     except GanlabError as e:
         print(f"ganlab {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # the reader went away (ganlab recipes | head): nothing left to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
-        return 0
+    except OSError as e:  # a full or read-only disk, a file that vanished: the path and the cause
+        if isinstance(e, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
+            return 0  # the reader went away (ganlab recipes | head): nothing left to say
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"ganlab {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print(f"ganlab {args.command}: interrupted", file=sys.stderr)
+        return 128 + getattr(e, "signum", signal.SIGINT)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 __all__ = ["build_parser", "main"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import torch
@@ -33,15 +34,10 @@ class TrainingEvaluator:
 
     def _best_so_far(self) -> float | None:
         best = None
-        if self.run.eval_path.exists():
-            for line in self.run.eval_path.read_text().splitlines():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by an interruption, or edited by hand
-                    continue
-                if (isinstance(r, dict) and r.get("metric") == self.metric and r.get("during_training")
-                        and isinstance(r.get("value"), (int, float)) and self._better(r["value"], best)):
-                    best = r["value"]
+        for r in self._rows():
+            if (r.get("metric") == self.metric and r.get("during_training")
+                    and isinstance(r.get("value"), (int, float)) and self._better(r["value"], best)):
+                best = r["value"]
         return best
 
     def __call__(self, method, epoch: int, save_best) -> list[dict]:
@@ -62,13 +58,40 @@ class TrainingEvaluator:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         rows = [{**r, "epoch": epoch, "checkpoint_step": method.g_steps, "n": len(fake), "n_real": len(self.real),
                  "features": self.ec.features, "time": stamp, "during_training": True} for r in rows]
-        with open(self.run.eval_path, "a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
         value = next((r["value"] for r in rows if r["metric"] == self.metric), None)
-        if value is not None and self._better(value, self.best):
-            self.best = value
+        better = value is not None and self._better(value, self.best)
+        if better:  # best.pt before the rows: an evaluation cut between the two runs again and saves it again
             save_best()
+        self._append(rows)
+        if better:
+            self.best = value
             self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best so far; saved best.pt)")
         elif value is not None:
             self.log(f"epoch {epoch}: {self.metric} {value:.4g} (best {self.best:.4g})")
         return rows
+
+    def has_rows(self, epoch: int) -> bool:
+        """Whether eval.jsonl holds the rows of the evaluation at ``epoch`` (written in one piece, see append)."""
+        return any(r.get("during_training") and r.get("epoch") == epoch for r in self._rows())
+
+    def _rows(self) -> list[dict]:
+        if not self.run.eval_path.exists():
+            return []
+        out = []
+        for line in self.run.eval_path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by an interruption, or edited by hand
+                continue
+            if isinstance(r, dict):
+                out.append(r)
+        return out
+
+    def _append(self, rows: list[dict]) -> None:
+        """All rows in one write() to an O_APPEND file: a kill leaves all of them or none."""
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        fd = os.open(self.run.eval_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,12 +19,13 @@ from tqdm import tqdm
 
 from ganlab import plots
 from ganlab.config import Config, flatten
-from ganlab.errors import ConfigError, RunError
+from ganlab.errors import ConfigError, Interrupted, RunError
 from ganlab.experiment import check_resume_config, resume_experiment
 from ganlab.methods import METHODS, Batch, DataInfo, build_method
 from ganlab.models import count_parameters
 from ganlab.runs import checkpoint as ckpt
 from ganlab.runs.folder import RunDir
+from ganlab.runs.lock import RunLock
 from ganlab.train import distributed as dist
 
 
@@ -80,8 +83,12 @@ class Trainer:
         self.fixed = self.method.fixed_inputs(tc.n_samples, tc.seed + 1)
         self.writer = None
         self.evaluator = None
-        self._stop_signal = None
+        self._stop_signal = None   # the signal that asked the loop to stop after its current step
+        self._in_eval = False      # a signal during evaluation stops at once (the epoch's checkpoint is written)
+        self._forced = False       # a second signal: stop at once, without saving
+        self._eval_cut = False     # the stop came during an evaluation
         self._saved_at = time.monotonic()
+        self.lock = None
 
     # ------------------------------------------------------------------------------------ batches
     def batch(self, idx: torch.Tensor) -> Batch:
@@ -217,11 +224,13 @@ class Trainer:
             return
         if self.resume:
             self.run.require()
+            self.lock = RunLock(self.run.path, self.log).acquire()
             old = self.run.read_config()
             check_resume_config(old, self.cfg.to_dict())
             if self.run.latest.exists() or any(self.run.checkpoints.glob("*.pt")):
                 self.load_state(self.run.readable_checkpoint(ckpt.load_run_state, self.log))
                 self._trim_metrics()
+                self._trim_evaluations()
                 self.history = _read_jsonl(self.run.metrics_path)
             else:  # killed before its first checkpoint: nothing to continue, so it starts over in its own folder
                 self.log(f"{self.run.path} has no checkpoint yet (it stopped before its first one): training it "
@@ -229,10 +238,30 @@ class Trainer:
                 self.run.create()
                 self.run.clear_outputs()
         else:
-            if self.run.path.exists() and any(self.run.path.iterdir()):
-                raise RunError(f"{self.run.path} already exists and is not empty; use --resume {self.run.path} to "
-                               "continue it, or choose another --out")
-            self.run.create()
+            created = not self.run.path.exists()
+            if self.run.path.is_dir():  # a live writer is named first; a stale lock alone does not make it a run
+                self.lock = RunLock(self.run.path, self.log).acquire()
+                if any(p.name != self.lock.path.name for p in self.run.path.iterdir()):
+                    self.lock.release()
+                    raise RunError(f"{self.run.path} already exists and is not empty; use --resume {self.run.path} "
+                                   "to continue it, or choose another --out")
+            elif self.run.path.exists():
+                raise RunError(f"{self.run.path} exists and is not a folder; choose another --out")
+            try:
+                self.run.create()
+                if self.lock is None:
+                    self.lock = RunLock(self.run.path, self.log).acquire()
+                self._write_run_files()
+            except BaseException:  # nothing half-made is left behind: the same command can simply be run again
+                if created:
+                    if self.lock is not None:
+                        self.lock.release()
+                    shutil.rmtree(self.run.path, ignore_errors=True)
+                raise
+            return
+        self._write_run_files()
+
+    def _write_run_files(self) -> None:
         self.run.write_text_atomic(self.run.config_path, self.cfg.to_yaml())
         self.run.write_text_atomic(self.run.data_info_path, json.dumps(self.data_info.to_dict(), indent=1))
         if self.cfg.train.tensorboard:
@@ -246,8 +275,27 @@ class Trainer:
         """Drop metric lines written after the checkpoint we resume from (they will be recomputed)."""
         recs = _read_jsonl(self.run.metrics_path)
         kept = [r for r in recs if r["iter"] < self.global_iter]
-        if len(kept) != len(recs):
+        lines = (sum(1 for line in self.run.metrics_path.read_text().splitlines() if line.strip())
+                 if self.run.metrics_path.exists() else 0)
+        if len(kept) != lines:  # also a line cut by a kill or a full disk: nothing may follow it
             self.run.write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def _trim_evaluations(self) -> None:
+        """Drop evaluation-during-training rows of epochs after the checkpoint we resume from (an older numbered
+        checkpoint, when latest.pt was damaged): they are evaluated again."""
+        if not self.run.eval_path.exists():
+            return
+        lines = self.run.eval_path.read_text().splitlines(keepends=True)
+
+        def later(line):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                return False
+            return isinstance(r, dict) and bool(r.get("during_training")) and (r.get("epoch") or 0) > self.epoch
+        kept = [line for line in lines if not later(line)]
+        if len(kept) != len(lines):
+            self.run.write_text_atomic(self.run.eval_path, "".join(kept))
 
     def done(self) -> bool:
         return self.cfg.train.reached(self.epoch, self.method.g_steps)
@@ -262,6 +310,13 @@ class Trainer:
         self.log(f"run folder: {self.run.path}")
 
     def fit(self) -> RunDir:
+        try:
+            return self._fit()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _fit(self) -> RunDir:
         self.prepare_run_folder()
         dist.broadcast_state(self)
         self.method = dist.wrap_method(self.method, self.device) if self.world > 1 else self.method
@@ -276,10 +331,12 @@ class Trainer:
         bar = tqdm(total=max(0, total_iters) * self.batch_size * self.world, unit="img", unit_scale=True,
                    disable=not tc.progress or self.rank != 0, dynamic_ncols=True, file=sys.stderr)
         self._postfix = {}
-        old_handler = signal.signal(signal.SIGTERM, self._on_sigterm) if self.rank == 0 else None
+        handlers = self._catch_signals()
         self.method.train(True)
         save_every = (tc.checkpoint_minutes or 0) * 60
         try:
+            if self.resume:
+                self.maybe_evaluate(missing_only=True)  # an evaluation cut short by a signal runs again
             while not self.done():
                 perm = epoch_permutation(self.n, tc.seed, self.epoch).to(self.device)
                 if self.train_index is not None:
@@ -287,6 +344,8 @@ class Trainer:
                 perm = perm[self.rank::self.world]
                 bar.set_description(f"epoch {self.epoch + 1}/{tc.epochs}")
                 while self.iter_in_epoch < self.iters_per_epoch:
+                    if self._stop_signal is not None:
+                        raise Interrupted(self._stop_signal)
                     i = self.iter_in_epoch
                     stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
                     self._buffer.append((self.global_iter, self.epoch, self.method.g_steps, stats))
@@ -296,8 +355,6 @@ class Trainer:
                     if self.global_iter % tc.log_every == 0:
                         self.flush()
                         bar.set_postfix(self._postfix, refresh=False)
-                    if self._stop_signal is not None:
-                        raise KeyboardInterrupt
                     if save_every and time.monotonic() - self._saved_at >= save_every:
                         self.save_checkpoint()  # mid-epoch: a kill now loses at most save_every seconds
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
@@ -312,16 +369,19 @@ class Trainer:
                 self.maybe_evaluate()
         except KeyboardInterrupt:
             bar.close()
-            self.save_checkpoint()
-            self.log(f"\ninterrupted: saved {self.run.latest} at epoch {self.epoch}, iteration {self.iter_in_epoch}; "
-                     f"continue with: ganlab train --resume {self.run.path}")
+            self._stopped()
             raise
+        except OSError as e:  # a full or read-only disk, while writing a grid, the plot, the event files...
+            bar.close()
+            raise RunError(self._write_failed(e)) from None
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGTERM, old_handler)
+            self._restore_signals(handlers)
             if self.writer is not None:
-                self.writer.close()
+                try:
+                    self.writer.close()
+                except OSError:
+                    pass
         if self.rank == 0:
             last = self.run.sample_grids()
             self.log(f"done: {self.global_iter} iterations, {self.method.g_steps} generator steps; "
@@ -329,19 +389,81 @@ class Trainer:
         dist.cleanup()
         return self.run
 
-    def maybe_evaluate(self) -> None:
+    # ------------------------------------------------------------------------------------ faults
+    def _catch_signals(self) -> dict:
+        """SIGINT and SIGTERM ask the loop to stop after the step it is in (so a checkpoint is never cut short
+        and the saved state is a step boundary); a second one stops at once."""
+        if self.rank != 0 or threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def _restore_signals(handlers: dict) -> None:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+
+    def _on_signal(self, signum, frame):
+        # nothing is printed here: a handler that writes to a stream the loop is writing to can fail
+        if self._in_eval:
+            self._stop_signal, self._eval_cut = signum, True
+            raise Interrupted(signum)  # the epoch's checkpoint is on disk; the evaluation runs again on resume
+        if self._stop_signal is not None:
+            self._forced = True
+            raise Interrupted(signum)
+        self._stop_signal = signum
+
+    def _stopped(self) -> None:
+        """After an interruption: save the state unless that cannot give a clean state, and say how to go on."""
+        how = f"continue with: ganlab train --resume {self.run.path}"
+        if self._forced:
+            kept = f"{self.run.latest} is the last complete checkpoint" if self.run.latest.exists() \
+                else "no checkpoint was written"
+            self.log(f"\nstopped at once: {kept}; {how}")
+        elif self._eval_cut:
+            self.log(f"\ninterrupted during the evaluation of epoch {self.epoch}: {self.run.latest} holds the end "
+                     f"of that epoch and the evaluation runs again on resume; {how}")
+        else:
+            self.save_checkpoint()
+            self.log(f"\ninterrupted{self._signal_name()}: saved {self.run.latest} at epoch {self.epoch}, iteration {self.iter_in_epoch}; "
+                     f"{how}")
+
+    def _signal_name(self) -> str:
+        return f" by {signal.Signals(self._stop_signal).name}" if self._stop_signal else ""
+
+    def _write_failed(self, e: OSError) -> str:
+        where = e.filename or self.run.path
+        saved = ""
+        try:  # the outputs may have failed where a checkpoint still fits (a read-only samples folder)
+            self.save_checkpoint()
+            saved = f"; saved {self.run.latest}"
+        except (RunError, OSError):
+            saved = (f"; {self.run.latest} keeps the last complete checkpoint" if self.run.latest.exists()
+                     else "; no checkpoint was written")
+        return (f"cannot write {where}: {e.strerror or e}{saved}; free space (or fix the folder's permissions) and "
+                f"continue with: ganlab train --resume {self.run.path}")
+
+    def maybe_evaluate(self, missing_only: bool = False) -> None:
+        """Evaluate at the end of every eval.every-th epoch (and the last). ``missing_only``: only when the rows of
+        this epoch are not in eval.jsonl (an evaluation interrupted before it wrote them)."""
         every = self.cfg.eval.every
-        if self.rank != 0 or every is None or self.iter_in_epoch != 0 or (self.epoch % every and not self.done()):
+        if (self.rank != 0 or every is None or self.epoch == 0 or self.iter_in_epoch != 0
+                or (self.epoch % every and not self.done())):
             return
         if self.evaluator is None:
             from ganlab.eval.during_training import TrainingEvaluator
             self.evaluator = TrainingEvaluator(self.cfg, self.run, self.dataset, self.device, self.log)
+        if missing_only and self.evaluator.has_rows(self.epoch):
+            return
+        if self._stop_signal is not None:
+            raise Interrupted(self._stop_signal)
+        state = self.state()  # what best.pt holds: the state before evaluation touched any random stream
         rng = torch.get_rng_state()  # evaluation must not change the training's random stream
-        self.evaluator(self.method, self.epoch, lambda: ckpt.save_atomic(self.state(), self.run.checkpoints / "best.pt"))
+        self._in_eval = True
+        try:
+            self.evaluator(self.method, self.epoch, lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
+        finally:
+            self._in_eval = False
         torch.set_rng_state(rng)
-
-    def _on_sigterm(self, signum, frame):
-        self._stop_signal = signum
 
 
 def _unflat_tensors(flat: dict, device) -> dict:

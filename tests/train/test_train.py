@@ -224,7 +224,9 @@ def test_checkpoints_on_a_clock_lose_at_most_that_much(tmp_path, monkeypatch, ti
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_over(tmp_path, tiny_config):
     full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
     cfg = tiny_config()
-    Trainer(cfg, RunDir(tmp_path / "early"), log=lambda *a: None).prepare_run_folder()  # config, no checkpoint
+    early = Trainer(cfg, RunDir(tmp_path / "early"), log=lambda *a: None)
+    early.prepare_run_folder()  # config, no checkpoint
+    early.lock.release()  # as the kill of its process would leave it: the lock's owner is gone
     (tmp_path / "early" / "metrics.jsonl").write_text('{"iter": 0, "epoch": 0, "g_step": 1, "d_lo')  # cut mid-line
     said = []
     train(resume_config(RunDir(tmp_path / "early")), resume=tmp_path / "early", log=said.append)
