@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -244,11 +246,13 @@ def _coerce(value: Any, tp, where: str):
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads 1e-3 as text
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # .nan / .inf: no setting means anything there
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
@@ -352,8 +356,10 @@ def list_recipes() -> dict[str, str]:
     """Recipe name -> its one-line comment (the first comment line of the file)."""
     out = {}
     for p in sorted(RECIPE_DIR.glob("*.yaml")):
+        if not p.is_file():  # a folder that happens to be named *.yaml is not a recipe
+            continue
         comment = ""
-        for line in p.read_text().splitlines():
+        for line in _read_text(p, "recipe").splitlines():
             if line.startswith("#"):
                 comment = line.lstrip("#").strip()
                 break
@@ -372,11 +378,34 @@ def recipe_path(name_or_path: str) -> Path:
     raise ConfigError(f"recipe '{name_or_path}' not found: not a YAML file and not a built-in recipe ({known})")
 
 
-def read_yaml(path: Path) -> dict:
+def _read_text(path: Path, what: str) -> str:
     try:
-        d = yaml.safe_load(Path(path).read_text()) or {}
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise ConfigError(f"{what} {path} cannot be read: {e.strerror or e}") from None
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    what = " ".join(str(getattr(e, "problem", None) or e).split())
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + what
+
+
+def read_yaml(path: Path) -> dict:
+    """A recipe file: a mapping of sections (empty file: no changes)."""
+    try:
+        d = yaml.safe_load(_read_text(path, "recipe"))
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(f"recipe {path}: not valid YAML: {yaml_problem(e)}") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"recipe {path}: expected a mapping of sections (method:, data:, model:, ...) at the top "
+                          f"level, got a {type(d).__name__}")
     return d
 
 
@@ -435,6 +464,17 @@ def config_from_dict(d: dict) -> Config:
 
 # --------------------------------------------------------------------------- consistency
 
+DEVICE_PATTERN = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
+
+
+def check_device(name, what: str = "train.device") -> str:
+    """``name`` if it names a device ganlab can use (auto, cpu, cuda, cuda:N, mps); ConfigError otherwise. Whether
+    that device is present is checked where it is used."""
+    if not isinstance(name, str) or not DEVICE_PATTERN.fullmatch(name.strip()):
+        raise ConfigError(f"{what}={name!r} is not a device; use auto, cpu, cuda or cuda:N")
+    return name.strip()
+
+
 def validate(cfg: Config) -> Config:
     """Refuse options of the core sections that do not fit together and fill in defaults that depend on other
     options. The method's and the metrics' own checks run in ``ganlab.experiment``, where their registries
@@ -465,6 +505,12 @@ def validate(cfg: Config) -> Config:
         if len(b) != 2 or not all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b):
             raise ConfigError(f"optim.{name}: expected two numbers in [0, 1), got {b!r}")
         setattr(cfg.optim, name, [float(x) for x in b])
+    cfg.train.device = check_device(cfg.train.device)
+    batch = min(cfg.train.batch_size, cfg.data.limit or cfg.train.batch_size)
+    if cfg.model.arch == "mlp" and cfg.model.g_norm == "batch" and batch < 2:
+        which = "train.batch_size" if cfg.train.batch_size < 2 else f"data.limit={cfg.data.limit}"
+        raise ConfigError(f"{which} makes batches of 1 item, and the MLP generator's batch norm "
+                          "(model.g_norm=batch) needs at least 2 per batch; use more items or model.g_norm=none")
     if cfg.data.is_points() and cfg.model.arch != "mlp":
         raise ConfigError(f"data.source={cfg.data.source} is 2-D points, not images; set model.arch=mlp")
     return cfg
