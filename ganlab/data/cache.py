@@ -22,7 +22,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 # Bump when decoding changes (resampling, cropping, channel conversion) so old entries are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ENV_VAR = "GANLAB_CACHE"
 
 
@@ -36,10 +36,11 @@ def make_key(params: dict[str, Any], stats: Iterable[tuple[str, int, int]],
              content_hashes: Optional[dict[str, str]] = None) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"version": CACHE_VERSION, **params}, sort_keys=True, default=str).encode())
+    # names are hashed as the file system's bytes: a name that is not UTF-8 ('caf\udce9') is a name too
     for path, digest in sorted((content_hashes or {}).items()):
-        h.update(f"\0labels\0{path}\0{digest}\n".encode())
+        h.update(f"\0labels\0{path}\0{digest}\n".encode("utf-8", "surrogateescape"))
     for name, size, mtime_ns in stats:
-        h.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+        h.update(f"{name}\0{size}\0{mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 

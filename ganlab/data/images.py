@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp")
@@ -46,8 +47,24 @@ def default_workers() -> int:
     return max(1, min(cores, 8))
 
 
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """16- and 32-bit grey images as 8-bit grey, scaled (Pillow's own conversion clips everything above 255 to
+    white). 32-bit integer images are read as 16-bit data when they hold values above 255."""
+    a = np.asarray(im)
+    if im.mode.startswith("I;16"):
+        a = a.astype(np.uint16) >> 8
+    elif im.mode == "I":
+        a = (a.clip(0, 65535) >> 8) if a.size and a.max() > 255 else a.clip(0, 255)
+    else:  # "F": floats, taken as 0..1 when they are, else 0..255
+        a = a * 255 if a.size and np.nanmax(a) <= 1 else a
+        a = np.nan_to_num(a).clip(0, 255).round()
+    return Image.fromarray(a.astype(np.uint8), "L")
+
+
 def fit(im: Image.Image, size: int, channels: int) -> np.ndarray:
     """Convert ``im`` to grey/RGB, scale its short side to ``size``, centre-crop: uint8 [C, size, size]."""
+    if im.mode.startswith("I") or im.mode == "F":
+        im = _to_8bit(im)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")  # transparent pixels over white, as they look in a viewer
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -64,9 +81,30 @@ def fit(im: Image.Image, size: int, channels: int) -> np.ndarray:
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 
-def load_image(path: str | os.PathLike, size: int, channels: int) -> np.ndarray:
-    """Decode one image file and fit it (see :func:`fit`). Raises on unreadable/truncated files."""
-    with Image.open(path) as im:
+def check_pixels(im: Image.Image) -> None:
+    """Refuse an image whose header claims more than PIL's ``Image.MAX_IMAGE_PIXELS`` before anything is decoded:
+    a decompression bomb (a small file that would unpack to gigabytes). Pillow itself only warns up to twice
+    the limit, and then decodes."""
+    limit = Image.MAX_IMAGE_PIXELS
+    w, h = im.size
+    if limit and w * h > limit:
+        raise Image.DecompressionBombError(f"{w}x{h} = {w * h} pixels, over the limit of {limit}; not decoded")
+
+
+def load_image(path: str | os.PathLike, size: int, channels: int, info: Optional[dict] = None) -> np.ndarray:
+    """Decode one image file and fit it (see :func:`fit`). Raises on unreadable/truncated files and refuses
+    decompression bombs unread (:func:`check_pixels`). ``info``, when given, receives ``side``: the short side
+    of the image in the file."""
+    try:
+        im = Image.open(path)
+    except UnidentifiedImageError:
+        if os.path.getsize(path) == 0:
+            raise UnidentifiedImageError("empty file (0 bytes)") from None
+        raise
+    with im:
+        check_pixels(im)
+        if info is not None:
+            info["side"] = min(im.size)
         if im.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale while the result still covers size x size.
             im.draft("L" if channels == 1 else "RGB", (size, size))
@@ -125,14 +163,27 @@ def _run(n: int, make: Callable[[int], np.ndarray], out: np.ndarray, progress: b
 
 
 def decode_files(paths: Sequence[str | os.PathLike], size: int, channels: int, progress: bool = True,
-                 desc: str = "decoding", workers: Optional[int] = None) -> tuple[np.ndarray, dict[int, str]]:
+                 desc: str = "decoding", workers: Optional[int] = None,
+                 sides: Optional[np.ndarray] = None) -> tuple[np.ndarray, dict[int, str]]:
     """Decode and fit every file. Returns (uint8 [N, C, size, size], {index: error} for unreadable files).
 
-    Rows of unreadable files are left as zeros; the caller drops them.
+    Rows of unreadable files are left as zeros; the caller drops them. ``sides`` (int [N]), when given, receives
+    the short side of each image as stored in its file.
     """
     Image.init()  # register all plugins once, before threads race to do it
     out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
-    errors = _run(len(paths), lambda i: load_image(paths[i], size, channels), out, progress, desc, workers)
+
+    def make(i: int) -> np.ndarray:
+        if sides is None:
+            return load_image(paths[i], size, channels)
+        info: dict = {}
+        a = load_image(paths[i], size, channels, info)
+        sides[i] = info.get("side", 0)
+        return a
+
+    with warnings.catch_warnings():  # set once here, not per thread: check_pixels refuses what PIL warns about
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        errors = _run(len(paths), make, out, progress, desc, workers)
     return out, errors
 
 
@@ -150,6 +201,17 @@ def resize_arrays(images: np.ndarray, size: int, channels: int, progress: bool =
     return out
 
 
+def entry_kind(e: os.DirEntry) -> Optional[str]:
+    """'dir', 'file' or None (anything else, and links that lead nowhere: a symlink loop, a missing target),
+    following symlinks, for an entry of ``os.scandir``."""
+    try:
+        if e.is_dir():
+            return "dir"
+        return "file" if e.is_file() else None
+    except OSError:  # ELOOP and the like: not something to read
+        return None
+
+
 def list_images(root: Path) -> list[tuple[str, os.stat_result]]:
     """All image files under ``root`` (recursively, hidden entries skipped) as (posix relative path, stat)."""
     found: list[tuple[str, os.stat_result]] = []
@@ -165,9 +227,10 @@ def list_images(root: Path) -> list[tuple[str, os.stat_result]]:
         for e in entries:
             if e.name.startswith("."):
                 continue
-            if e.is_dir():
+            kind = entry_kind(e)
+            if kind == "dir":
                 walk(Path(e.path), f"{prefix}{e.name}/")
-            elif e.is_file() and is_image_name(e.name):
+            elif kind == "file" and is_image_name(e.name):
                 found.append((prefix + e.name, e.stat()))
 
     walk(root, "")

@@ -7,15 +7,17 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ganlab.config import POINT_SETS, DataConfig, check_section
+from ganlab.config import POINT_SETS, SUPPORTED_IMAGE_SIZES, DataConfig, check_section
 from ganlab.errors import ConfigError, DataError
 
 from . import cache, images
 from .dataset import Attribute, Dataset
-from .sources import Source, detect_format, open_source, read_digits
+from .sources import Source, detect_format, open_source, printable, read_digits
 from .toy import make_toy
 
 _SHOW = 5
+# beyond this enlargement the images carry no detail at data.image_size: a smaller size trains the same faster
+_MAX_ENLARGEMENT = 4
 
 
 def _checked(cfg: DataConfig) -> None:
@@ -44,10 +46,14 @@ def _decode(src: Source, n: int, size: int, channels: int, progress: bool) -> tu
     """Decode the first n items of ``src``: images, codes [A, N'] and metadata (files, attributes, skipped)."""
     items = src.items[:n]
     desc = f"decoding {src.format} {size}x{size}"
+    sides = np.zeros(n, dtype=np.int64)  # the short side of each image as stored
     if src.read_arrays is not None:
-        data, errors = images.resize_arrays(src.read_arrays(n), size, channels, progress, desc), {}
+        raw = src.read_arrays(n)
+        data, errors = images.resize_arrays(raw, size, channels, progress, desc), {}
+        sides[:] = min(raw.shape[1:3])
     else:
-        data, errors = images.decode_files([src.root / f for f in items], size, channels, progress, desc)
+        data, errors = images.decode_files([src.root / f for f in items], size, channels, progress, desc,
+                                           sides=sides)
     keep = np.array([i for i in range(n) if i not in errors], dtype=np.int64)
     skipped = [[items[i], errors[i]] for i in sorted(errors)]
     if len(keep) == 0:
@@ -63,6 +69,7 @@ def _decode(src: Source, n: int, size: int, channels: int, progress: bool) -> tu
         "files": [items[i] for i in keep],
         "attributes": [{"name": a.name, "values": a.values} for a in src.attributes],
         "skipped": skipped,
+        "largest_short_side": int(sides[keep].max()),
     }
     return data, codes, meta
 
@@ -72,16 +79,38 @@ def _warn_skipped(skipped: list, total: int, root) -> None:
         return
     listed = "; ".join(f"{f} ({e})" for f, e in skipped[:_SHOW])
     more = f"; and {len(skipped) - _SHOW} more" if len(skipped) > _SHOW else ""
-    warnings.warn(f"skipped {len(skipped)} of {total} image files in '{root}' that could not be read: "
-                  f"{listed}{more}", UserWarning, stacklevel=3)
+    warnings.warn(printable(f"skipped {len(skipped)} of {total} image files in '{root}' that could not be read: "
+                            f"{listed}{more}"), UserWarning, stacklevel=4)
+
+
+def _warn_enlarged(side: int | None, size: int, root) -> None:
+    """Images far smaller than data.image_size are enlarged into blur: allowed (the built-in 8x8 digits are
+    trained at 32x32), but beyond _MAX_ENLARGEMENT times it is said."""
+    if side and size > _MAX_ENLARGEMENT * side:
+        smaller = max([s for s in SUPPORTED_IMAGE_SIZES if s <= _MAX_ENLARGEMENT * side],
+                      default=min(SUPPORTED_IMAGE_SIZES))
+        warnings.warn(printable(f"the images in '{root}' are at most {side} pixels on their short side: "
+                                f"data.image_size={size} enlarges them {size / side:.3g}x; --image-size {smaller} "
+                                "shows the same detail and trains faster"), UserWarning, stacklevel=4)
 
 
 def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
     """Read the data set ``cfg`` describes: images as uint8 [N, C, S, S], toy points as float32 [N, 2].
 
     Decoded images are cached on disk (see ganlab.data.cache), so a second load decodes nothing.
-    Raises DataError for anything in the data or the config that cannot be used.
+    Raises DataError for anything in the data or the config that cannot be used; its message is printable
+    whatever bytes the file names hold.
     """
+    try:
+        return _load_dataset(cfg, progress)
+    except DataError as e:
+        text = printable(e)
+        if text == str(e):
+            raise
+        raise DataError(text) from None
+
+
+def _load_dataset(cfg: DataConfig, progress: bool) -> Dataset:
     _checked(cfg)
     fmt, limit, channels = cfg.format, cfg.limit, cfg.channels
     labels = cfg.labels if cfg.labels is not None and str(cfg.labels).strip() else None
@@ -120,5 +149,6 @@ def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
         data, codes, meta = _decode(src, n, size, channels, progress)
         cache.save(root, stem, data, codes, meta)
     _warn_skipped(meta["skipped"], n, src.root)
+    _warn_enlarged(meta.get("largest_short_side"), size, src.root)
     attrs = _attributes([(a["name"], a["values"], c) for a, c in zip(meta["attributes"], codes, strict=True)])
     return Dataset(torch.from_numpy(data), "images", attrs, list(meta["files"]), src.name)

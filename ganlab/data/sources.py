@@ -19,7 +19,7 @@ from ganlab.config import DATA_FORMATS, POINT_SETS
 from ganlab.errors import DataError
 
 from . import idx
-from .images import IMAGE_EXTENSIONS, list_images
+from .images import IMAGE_EXTENSIONS, entry_kind, list_images
 
 BUILTIN = ("digits",) + POINT_SETS
 CELEBA_ATTR = "list_attr_celeba.txt"
@@ -51,6 +51,13 @@ class Source:
     read_arrays: Optional[Callable[[int], np.ndarray]] = None  # array formats: the first n raw images
 
 
+def printable(text) -> str:
+    """``text`` (a path, a message) with every byte of a file name that is not UTF-8 written as \\xNN: what the
+    file system holds, in text any terminal or log can take (Python keeps such bytes as lone surrogates, which
+    cannot be printed or written as UTF-8)."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _few(names: list[str]) -> str:
     shown = ", ".join(names[:_SHOW])
     return shown + (f", ... ({len(names) - _SHOW} more)" if len(names) > _SHOW else "")
@@ -71,6 +78,9 @@ def resolve(path: str, what: str = "data path") -> Path:
         raise DataError(f"{what} is empty: give a directory or file, or a built-in data set ({', '.join(BUILTIN)})")
     p = Path(str(path)).expanduser()
     if not p.exists():
+        if p.is_symlink():
+            raise DataError(f"{what} '{p}' is a symbolic link that leads nowhere (a loop, or its target "
+                            f"{os.readlink(p)} is missing)")
         raise DataError(f"{what} '{p}' does not exist (resolved to {p.absolute()})")
     return p.resolve()
 
@@ -129,11 +139,12 @@ def read_folder(source: str) -> Source:
     for e in entries:
         if e.name.startswith("."):
             continue
-        if e.is_dir():
+        kind = entry_kind(e)  # None for symlink loops and links to nothing: skipped like any non-image
+        if kind == "dir":
             found = list_images(Path(e.path))
             if found:
                 classes[e.name] = [(f"{e.name}/{rel}", st) for rel, st in found]
-        elif e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS):
+        elif kind == "file" and e.name.lower().endswith(IMAGE_EXTENSIONS):
             loose.append((e.name, e.stat()))
     exts = ", ".join(x.lstrip(".") for x in IMAGE_EXTENSIONS)
     if not loose and not classes:
@@ -144,14 +155,14 @@ def read_folder(source: str) -> Source:
             warnings.warn(f"'{root}' has {len(loose)} images of its own and subfolders of images "
                           f"({_few(sorted(classes))}); using only its own images, unlabelled, and ignoring the "
                           "subfolders. Move the loose images into a subfolder to label images by folder.",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=5)
         found = loose
     else:
         found = sorted((f for fs in classes.values() for f in fs), key=lambda f: f[0])
         top = [rel.split("/", 1)[0] for rel, _ in found]
         attributes.append(_categorical("class", top))
     items = [rel for rel, _ in found]
-    return Source("folder", f"folder:{root}", root, items, attributes, 3,
+    return Source("folder", f"folder:{printable(root)}", root, items, attributes, 3,
                   [(rel, *_stat(st)) for rel, st in found])
 
 
@@ -231,7 +242,7 @@ def read_tags_csv(source: str, labels: str) -> Source:
         raise DataError(f"labels file '{lpath}': {len(missing)} of {len(files)} files it names do not exist "
                         f"under '{root}': {_few(missing)}")
     attributes = [_categorical(h, col) for (_, h), col in zip(cols, columns, strict=True)]
-    return Source("csv", f"csv:{root}", root, files, attributes, 3, stats,
+    return Source("csv", f"csv:{printable(root)}", root, files, attributes, 3, stats,
                   content_hashes={str(lpath): hashlib.sha256(raw).hexdigest()})
 
 
@@ -293,10 +304,10 @@ def read_celeba(source: str) -> Source:
                         f"(first listed: {_few(files)})")
     if missing:
         warnings.warn(f"{len(missing)} of the {len(files)} images listed in {attr} are not in {imgdir}; "
-                      f"using the {len(keep)} that are (missing: {_few(missing)})", UserWarning, stacklevel=4)
+                      f"using the {len(keep)} that are (missing: {_few(missing)})", UserWarning, stacklevel=5)
     yes = yes[keep]
     attributes = [RawAttribute(n, ["no", "yes"], yes[:, j].astype(np.int64)) for j, n in enumerate(names)]
-    return Source("celeba", f"celeba:{root}", root, [s[0] for s in stats], attributes, 3, stats,
+    return Source("celeba", f"celeba:{printable(root)}", root, [s[0] for s in stats], attributes, 3, stats,
                   content_hashes={str(attr): hashlib.sha256(raw).hexdigest()})
 
 
@@ -340,8 +351,8 @@ def read_mnist(source: str) -> Source:
         k = max(10, int(codes.max()) + 1 if len(codes) else 10)
         attributes.append(RawAttribute("digit", [str(i) for i in range(k)], codes))
         stats.append((labels.name, *_stat(labels.stat())))
-    return Source("mnist", f"mnist:{images}", images.parent, [str(i) for i in range(n)], attributes, 1, stats,
-                  read_arrays=lambda count: idx.read_idx(images, 3, count))
+    return Source("mnist", f"mnist:{printable(images)}", images.parent, [str(i) for i in range(n)], attributes, 1,
+                  stats, read_arrays=lambda count: idx.read_idx(images, 3, count))
 
 
 def open_source(fmt: str, source: str, labels: Optional[str]) -> Source:
