@@ -1,9 +1,26 @@
 """``ganlab sample``, ``ganlab eval`` and ``ganlab train-classifier``."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from ganlab.config import check_device
 from ganlab.errors import ConfigError
+
+
+def _progress() -> bool:
+    """Progress bars only where someone watches them: a log or a pipe gets the result lines alone."""
+    return sys.stderr.isatty()
+
+
+def _writable_parent(out: Path, flag: str = "--out") -> None:
+    """Create the folder ``out`` goes in, or say in one line why it cannot be."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{flag} {out}: cannot create its folder: {e.strerror or e}") from None
+    if out.is_dir():
+        raise ConfigError(f"{flag} {out} is a folder; give a file name")
 
 
 def cmd_sample(args) -> int:
@@ -13,25 +30,26 @@ def cmd_sample(args) -> int:
     import ganlab
     from ganlab.plots import save_scatter
 
+    if args.n < 1:
+        raise ConfigError(f"--n {args.n}: ask for at least 1 sample")
+    check_device(args.device, "--device")
     g = ganlab.load(args.run, args.checkpoint, args.device)
     from ganlab.methods.conditioning import parse_cond
     cond = parse_cond(args.cond) if args.cond else None
     samples = g.sample(args.n, seed=args.seed, cond=cond)
     out = Path(args.out) if args.out else g.run.path / f"sample-seed{args.seed}.png"
     as_dir = args.out is not None and (args.out.endswith("/") or out.is_dir())
+    _writable_parent(out / "x.png" if as_dir else out)
     if g.data_info.kind == "points":
         out = out / "points.png" if as_dir else out
-        out.parent.mkdir(parents=True, exist_ok=True)
         save_scatter(torch.empty(0, 2), samples, out, title=f"{args.n} samples")
         print(out)
         return 0
     if as_dir:
-        out.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(samples):
             save_image(img, str(out / f"{i:05d}.png"))
         print(f"wrote {len(samples)} images to {out}/")
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
         from ganlab.plots import save_grid
         if args.numbered:
             from ganlab.plots import save_numbered_sheet
@@ -50,10 +68,12 @@ def cmd_eval(args) -> int:
     for m in names or []:
         if m not in registered():
             raise ConfigError(f"--metrics: unknown metric {m!r}; choose from: {', '.join(registered())}")
+    check_device(args.device, "--device")
     g = ganlab.load(args.run, args.checkpoint, args.device) if args.run else None
     evaluate(g, data=args.data, metrics=names, n=args.n, features=args.features, fake_dir=args.fake,
              image_size=args.image_size, labels=args.labels, data_format=args.format, cascade=args.cascade,
-             critic_steps=args.critic_steps, seed=args.seed, device=args.device, weights=args.weights)
+             critic_steps=args.critic_steps, seed=args.seed, device=args.device, weights=args.weights,
+             progress=_progress())
     return 0
 
 
@@ -63,14 +83,20 @@ def cmd_train_classifier(args) -> int:
     from ganlab.config import DataConfig
     from ganlab.data import load_dataset
     from ganlab.eval.features.classifier import save_classifier, train_classifier
+    for flag in ("epochs", "batch_size", "width"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be at least 1")
+    if not 0 < args.lr < float("inf"):
+        raise ConfigError(f"--lr {args.lr}: the learning rate must be a positive number")
+    check_device(args.device, "--device")
+    out = Path(args.out)
+    _writable_parent(out)  # before the training, not after it
     dc = DataConfig(source=args.data, labels=args.labels, format=args.format, image_size=args.image_size,
                     channels=args.channels, limit=args.limit)
-    ds = load_dataset(dc)
+    ds = load_dataset(dc, progress=_progress())
     attrs = [a.strip() for a in args.attributes.split(",")] if args.attributes else None
     model, report = train_classifier(ds, attrs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                     seed=args.seed, device=args.device, width=args.width)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+                                     seed=args.seed, device=args.device, width=args.width, progress=_progress())
     save_classifier(model, out, report)
     out.with_suffix(".json").write_text(_json.dumps(report, indent=1))
     print(f"saved {out} (report {out.with_suffix('.json')})")

@@ -44,7 +44,10 @@ def cmd_train(args) -> int:
         bad = sorted(set(values) - allowed)
         if bad:
             raise ConfigError(f"--resume takes only --epochs, --steps and --device; the run's config fixes {bad}")
-        cfg = resume_config(RunDir(args.resume), values, args.set)
+        try:
+            cfg = resume_config(RunDir(args.resume), values, args.set)
+        except ConfigError as e:  # a config.yaml of another tool, an override that does not fit: name the run
+            raise ConfigError(f"--resume {args.resume}: {e}") from None
         train(cfg, resume=args.resume)
         return 0
     cfg = load_experiment(args.recipe or DEFAULT_RECIPE, args.set, values)

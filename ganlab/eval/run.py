@@ -88,6 +88,10 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
     t0 = time.time()
     if (g is None) == (fake_dir is None):
         raise EvalError("give a run folder or --fake DIR (one of them)")
+    if n < 2:
+        raise EvalError(f"--n {n}: compare at least 2 generated samples (and at most that many real ones)")
+    if critic_steps < 0:
+        raise EvalError(f"--critic-steps {critic_steps}: give 0 (an untrained critic) or more")
     if g is not None:
         rc = g.cfg.data
         dc = replace(rc, source=data or rc.source, labels=labels if labels is not None else (None if data else rc.labels),

@@ -22,8 +22,9 @@ PAD = 2  # pixels between tiles (and around the grid)
 # --------------------------------------------------------------------------- runs
 
 def load_generator(run, checkpoint=None, device="cpu"):
+    from ganlab.config import check_device
     from ganlab.runs.trained import load
-    return load(run, checkpoint, device)
+    return load(run, checkpoint, check_device(str(device), "--device") if isinstance(device, str) else device)
 
 
 def require_images(g, what: str) -> None:

@@ -15,6 +15,7 @@ condition not varied) is the same along a row.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -196,6 +197,8 @@ def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7,
                 checkpoint=None, device="cpu", out=None, log=print, rows=None):
     if n < 1:
         raise ConfigError(f"--n {n}: need at least one row")
+    if steps < 2:
+        raise ConfigError(f"--steps {steps}: a traversal needs at least 2 columns")
     g = load_generator(run, checkpoint, device)
     require_images(g, "conditional")
     m = g.method
@@ -204,12 +207,13 @@ def conditional(run, attribute=None, code=None, n=8, seed=0, cond=None, steps=7,
         if rows is not None:
             raise ConfigError(f"--rows applies to models conditioned on attributes; {g.cfg.method} has codes")
         if attribute is not None:
-            raise ConfigError(f"method {g.cfg.method} has latent codes ({names}), not attributes: use --code")
+            raise ConfigError(f"--attribute {attribute}: method {g.cfg.method} has latent codes ({names}), "
+                              "not attributes: use --code")
         return code_view(g, code, n, seed, cond, steps, lo, hi, out, log)
     if m.capabilities.conditions == "attributes":
         if code is not None:
-            raise ConfigError(f"method {g.cfg.method} is conditioned on attributes ({names}), not codes: "
-                              "use --attribute")
+            raise ConfigError(f"--code {code}: method {g.cfg.method} is conditioned on attributes ({names}), "
+                              "not codes: use --attribute")
         if rows is not None:
             return [pair_view(g, attribute, rows, seed, cond, out, log)]
         return [attribute_view(g, attribute, n, seed, cond, out, log)]
@@ -222,6 +226,8 @@ def cmd(args) -> int:
         lo, hi = (float(s) for s in args.range.split(","))
     except ValueError:
         raise ConfigError(f"--range {args.range!r}: expected LO,HI, e.g. -2,2") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+        raise ConfigError(f"--range {args.range!r}: expected two different finite numbers LO,HI, e.g. -2,2")
     conditional(args.run, args.attribute, args.code, args.n, args.seed, args.cond, args.steps, lo, hi,
                 args.checkpoint, args.device, args.out, rows=args.rows_attribute)
     return 0

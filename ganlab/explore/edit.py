@@ -15,6 +15,8 @@ reported for each column.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ganlab.errors import ConfigError
@@ -39,6 +41,8 @@ def parse_numbers(text: str, what: str, kind=float) -> list:
         raise ConfigError(f"{what} {text!r}: expected {noun} separated by commas, e.g. {example}") from None
     if not vals:
         raise ConfigError(f"{what}: no numbers given")
+    if not all(math.isfinite(v) for v in vals):
+        raise ConfigError(f"{what} {text!r}: expected finite {noun}, e.g. {example}")
     return vals
 
 
@@ -67,6 +71,8 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     if classifier is None and select is None:
         raise ConfigError("say which samples show the attribute: --select i,j,k (tile numbers of "
                            "'ganlab sample RUN --numbered --n N --seed S') or --classifier PATH")
+    if rows < 1:
+        raise ConfigError(f"--rows {rows}: show at least one sample")
     g = load_generator(run, checkpoint, device)
     require_images(g, "edit")
     name, value = parse_attribute(attribute)

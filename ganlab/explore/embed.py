@@ -89,6 +89,10 @@ def embed(run, args=None, color_by: str = "", method: str = "tsne", n: int | Non
           perplexity: float = 30.0, checkpoint=None, device="cpu", out=None, log=print) -> dict:
     if method not in PROJECTIONS:
         raise ConfigError(f"--method {method!r}: choose tsne or pca")
+    if n is not None and n < 3:
+        raise ConfigError(f"--n {n}: need at least 3 images to project")
+    if not perplexity > 0 or perplexity == float("inf"):
+        raise ConfigError(f"--perplexity {perplexity}: must be a positive number (t-SNE's default is 30)")
     g = load_generator(run, checkpoint, device)
     require_images(g, "embed")
     require_encoder(g, "embed")

@@ -75,6 +75,8 @@ def probe(run, args=None, target: str = "", n: int | None = 2000, test_size: flo
           checkpoint=None, device="cpu", out=None, log=print) -> dict:
     if not 0 < test_size < 1:
         raise ConfigError(f"--test-size {test_size}: give a share between 0 and 1, e.g. 0.25")
+    if n is not None and n < 4:
+        raise ConfigError(f"--n {n}: need at least 4 images (a training part and a held-out part)")
     g = load_generator(run, checkpoint, device)
     require_images(g, "probe")
     require_encoder(g, "probe")

@@ -60,6 +60,11 @@ def test_mse(g, ds, idx: torch.Tensor, batch_size: int = 256) -> float:
 
 def vae_views(run, args=None, n=8, samples=16, seed=0, test_fraction=None, checkpoint=None, device="cpu", out=None,
               log=print) -> dict:
+    if samples < 0:
+        raise ConfigError(f"--samples {samples}: give 0 (no samples) or more")
+    if test_fraction is not None and not 0 <= test_fraction < 1:
+        raise ConfigError(f"--test-fraction {test_fraction}: give a share of the data in [0, 1) "
+                          "(0: all of it is shown as test images)")
     g = load_generator(run, checkpoint, device)
     require_images(g, "vae-views")
     require_encoder(g, "vae-views")

@@ -31,11 +31,16 @@ def write_report(runs, out="report.html", title: str | None = None, max_grids: i
     out = Path(out)
     if out.is_dir():
         out = out / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
     page = render(summaries, title or (summaries[0].label if len(summaries) == 1 else f"{len(summaries)} runs"))
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise ConfigError(f"--out {out}: cannot write the report there: {e.strerror or e}") from None
     return out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from ganlab.config import Config, flatten
+from ganlab.errors import RunError
 from ganlab.eval.metrics.registry import direction
 
 # (label, config key) shown for every run
@@ -160,7 +161,7 @@ def collect_run(path, max_grids: int = 12) -> RunSummary:
         try:
             cfg = rd.read_config() or {}
             s.config = flatten(cfg)
-        except (OSError, yaml.YAMLError) as e:
+        except (OSError, ValueError, yaml.YAMLError, RunError) as e:  # ValueError: not UTF-8
             s.problems.append(f"config.yaml cannot be read ({e})")
         defaults = default_config()
         s.non_default = {k: (v, defaults.get(k)) for k, v in s.config.items()

@@ -87,6 +87,12 @@ def train_classifier(dataset, attributes: list[str] | None = None, epochs: int =
     """Train on a labelled ganlab Dataset; returns the model and a report with held-out accuracy per attribute."""
     if dataset.kind != "images":
         raise DataError("a classifier needs images")
+    if not dataset.attributes:
+        raise DataError(f"{dataset.name} has no attributes to learn; give labelled data (class folders, a --labels "
+                        "CSV, CelebA, MNIST or digits)")
+    if len(dataset) < 2:
+        raise DataError(f"{dataset.name} has {len(dataset)} image(s): a classifier needs at least 2 (one to train "
+                        "on, one held out)")
     names = attributes or list(dataset.attributes)
     missing = [a for a in names if a not in dataset.attributes]
     if not names or missing:

@@ -31,6 +31,8 @@ def find_weights(kind: str, path: str | None = None) -> Path:
     $GANLAB_TV_INCEPTION_WEIGHTS (torchvision), or the torch hub cache."""
     fname, env = (FID_WEIGHTS, "GANLAB_INCEPTION_WEIGHTS") if kind == "inception" else (
         TV_WEIGHTS, "GANLAB_TV_INCEPTION_WEIGHTS")
+    if path and not Path(path).is_file():  # a file named explicitly is the one to use: no silent fallback
+        raise WeightsMissing(f"--weights {path}: no such file (the {kind} extractor's weights are {fname})")
     candidates = [Path(path)] if path else []
     if os.environ.get(env):
         candidates.append(Path(os.environ[env]))
