@@ -60,6 +60,10 @@ def load(root: Path, stem: str) -> Optional[tuple[np.ndarray, np.ndarray, dict]]
     except (OSError, ValueError, EOFError) as e:
         warnings.warn(f"ignoring unreadable cache entry {meta_path}: {e}", UserWarning, stacklevel=3)
         return None
+    if not isinstance(meta, dict):
+        warnings.warn(f"ignoring cache entry {meta_path}: it does not hold the entry's description", UserWarning,
+                      stacklevel=3)
+        return None
     n_attr = len(meta.get("attributes", []))
     if (meta.get("version") != CACHE_VERSION or list(data.shape) != meta.get("shape") or data.dtype != np.uint8
             or codes.shape != (n_attr, len(data)) or len(meta.get("files", [])) != len(data)):

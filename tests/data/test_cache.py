@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -136,3 +137,44 @@ def test_unwritable_cache_still_loads(tmp_path, cfg, h):
     with pytest.warns(UserWarning, match="could not write the data cache"):
         ds = load_dataset(cfg(source=str(d), image_size=16, cache_dir=str(blocker / "sub")), progress=False)
     assert len(ds) == 2
+
+
+def _cut(p):
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+
+
+def _random(p):
+    p.write_bytes(np.random.default_rng(0).bytes(max(64, p.stat().st_size)))
+
+
+DAMAGE = {
+    "images cut short": ("*[0-9a-f].npy", _cut),
+    "images random bytes": ("*[0-9a-f].npy", _random),
+    "images empty": ("*[0-9a-f].npy", lambda p: p.write_bytes(b"")),
+    "images missing": ("*[0-9a-f].npy", lambda p: p.unlink()),
+    "codes cut short": ("*.codes.npy", _cut),
+    "codes missing": ("*.codes.npy", lambda p: p.unlink()),
+    "metadata random bytes": ("*.json", _random),
+    "metadata cut short": ("*.json", _cut),
+    "metadata not a mapping": ("*.json", lambda p: p.write_text("[1, 2]")),
+    "metadata wrong file count": ("*.json", lambda p: p.write_text(json.dumps(
+        {**json.loads(p.read_text()), "files": []}))),
+    "images of another entry": ("*[0-9a-f].npy", lambda p: np.save(p, np.zeros((2, 1, 16, 16), np.uint8))),
+}
+
+
+@pytest.mark.parametrize("pattern, damage", DAMAGE.values(), ids=list(DAMAGE))
+def test_a_damaged_cache_entry_is_ignored_and_rebuilt(tmp_path, cfg, cache_dir, h, pattern, damage):
+    """Whatever happened to an entry (a kill while another tool wrote, a disk error, an edit), loading never
+    crashes: the entry is ignored, decoded again and written whole, and the next load uses it."""
+    d = _folder(tmp_path, h, n=4)
+    first = load_dataset(cfg(source=str(d), labels=None, image_size=16, channels=1), progress=False)
+    damage(next(cache_dir.glob(pattern)))
+    before = images_mod.DECODE_COUNT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unreadable entry is reported with a warning; a mismatched one is not
+        again = load_dataset(cfg(source=str(d), labels=None, image_size=16, channels=1), progress=False)
+    assert images_mod.DECODE_COUNT - before == 4 and torch.equal(first.data, again.data)
+    before = images_mod.DECODE_COUNT
+    third = load_dataset(cfg(source=str(d), labels=None, image_size=16, channels=1), progress=False)
+    assert images_mod.DECODE_COUNT == before and torch.equal(first.data, third.data)  # the rebuilt entry is used
