@@ -39,6 +39,11 @@ def replacing(path):
         raise
 
 
+def printable(text: str) -> str:
+    """``text`` with what cannot be drawn (file-name bytes that are not UTF-8) shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def to_unit(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:
     """Network-scale images to [0, 1]."""
     x = x.detach().float()
@@ -69,7 +74,7 @@ def save_scatter(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str 
     ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=3)
     if title:
-        ax.set_title(title)
+        ax.set_title(printable(title))
     fig.tight_layout()
     try:
         with replacing(path) as tmp:
@@ -115,7 +120,7 @@ def plot_losses(records: list[dict], path: Path, title: str = "") -> Path | None
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("iteration (batches)")
     if title:
-        axes[0, 0].set_title(title)
+        axes[0, 0].set_title(printable(title))
     fig.tight_layout()
     try:
         with replacing(path) as tmp:

@@ -16,8 +16,15 @@ from ganlab.cli import evaluate, explore, report, train
 from ganlab.errors import GanlabError, Interrupted
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one ``--help`` away); subcommands inherit it."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ganlab", description="Train, compare, evaluate and explore GANs on image datasets. "
                                    "'ganlab COMMAND --help' explains each command.")
     sub = parser.add_subparsers(dest="command", required=True)

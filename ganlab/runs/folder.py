@@ -94,8 +94,8 @@ class RunDir:
     def read_config(self) -> dict:
         try:
             d = yaml.safe_load(self.config_path.read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise RunError(f"{self.config_path} cannot be read: {e}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise RunError(f"{self.config_path} cannot be read: {str(e).splitlines()[0]}") from None
         if not isinstance(d, dict):
             raise RunError(f"{self.config_path} does not hold a config (a mapping of sections)")
         return d

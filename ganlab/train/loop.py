@@ -45,7 +45,8 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
-        self.cfg, self.run, self.resume, self.log = cfg, run, resume, log
+        self.cfg, self.run, self.resume = cfg, run, resume
+        self.log = lambda *a: log(*(plots.printable(x) if isinstance(x, str) else x for x in a))  # byte names
         self.rank, self.world = dist.setup()
         tc = cfg.train
         self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
@@ -75,7 +76,14 @@ class Trainer:
         self.n = len(dataset) if self.train_index is None else len(self.train_index)
         self.batch_size = min(tc.batch_size, self.n // self.world)
         if self.batch_size < 1:
-            raise ConfigError(f"the data set has {self.n} items: too few for {self.world} processes")
+            held = ("" if self.train_index is None else
+                    f" once {len(dataset) - self.n} of its {len(dataset)} are held out for {cfg.method}'s held-out score")
+            raise ConfigError(f"the data set has {self.n} items to train on{held}: too few for {self.world} "
+                              "process(es); use more images")
+        if self.batch_size < 2 and any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+                                       for m in self.method.modules().values() for layer in m.modules()):
+            raise ConfigError(f"batches of {self.batch_size} item cannot be used with batch norm ({self.n} items to "
+                              "train on); use more images or set model.g_norm/model.d_norm to none")
         self.iters_per_epoch = (self.n // self.world) // self.batch_size
         self.epoch, self.iter_in_epoch, self.global_iter = 0, 0, 0
         self.history: list[dict] = []
