@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from ganlab.errors import ConfigError
-
 from ganlab.experiment import experiment_from_dict
 from ganlab.methods import DataInfo, build_method
 from ganlab.plots import to_unit
