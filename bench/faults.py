@@ -75,7 +75,12 @@ def train_args(data: Path, out: Path, epochs: int) -> list[str]:
 def run(args: list[str], env: dict, hook: Path | None = None, fault_env: dict | None = None):
     cmd = [sys.executable, str(hook)] + args if hook else [sys.executable, "-m", "ganlab"] + args
     return subprocess.Popen(cmd, env={**env, **(fault_env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_signals)
+
+
+def _default_signals():  # a background job (nohup, &) starts with SIGINT ignored, and its children inherit that
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def outcome(run_dir: Path) -> dict:

@@ -403,7 +403,8 @@ class Trainer:
         and the saved state is a step boundary); a second one stops at once."""
         if self.rank != 0 or threading.current_thread() is not threading.main_thread():
             return {}
-        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        return {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(s) is not signal.SIG_IGN}  # ignored (nohup, a background job): kept so
 
     @staticmethod
     def _restore_signals(handlers: dict) -> None:

@@ -369,3 +369,16 @@ def test_report_and_sample_read_a_run_whose_log_is_cut_mid_line(tmp_path, tiny_c
     assert main(["report", str(run.path), "--out", str(tmp_path / "report.html")]) == 0
     assert main(["sample", str(run.path), "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").is_file()
+
+
+def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, tiny_config, reference):
+    """Under nohup or as a background job SIGINT is ignored on purpose: training does not start listening to it."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        trainer = Trainer(tiny_config(), RunDir(tmp_path / "run"), **QUIET)
+        _signal_at(monkeypatch, trainer, 3, [signal.SIGINT])
+        trainer.fit()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert _same(reference["plain"], tmp_path / "run")
