@@ -2,6 +2,7 @@
 written to a temporary file in the same folder, flushed, then renamed over the old one."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -54,3 +55,24 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records (mappings) of a JSON-lines file, skipping lines that are not one (cut by a kill, edited);
+    [] when the file cannot be read."""
+    out = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out

@@ -11,6 +11,7 @@ import torch
 
 from ganlab.eval.metrics import registry
 from ganlab.eval.run import compute, to_uint8
+from ganlab.files import read_jsonl
 from ganlab.plots import to_unit
 
 
@@ -75,17 +76,7 @@ class TrainingEvaluator:
         return any(r.get("during_training") and r.get("epoch") == epoch for r in self._rows())
 
     def _rows(self) -> list[dict]:
-        if not self.run.eval_path.exists():
-            return []
-        out = []
-        for line in self.run.eval_path.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by an interruption, or edited by hand
-                continue
-            if isinstance(r, dict):
-                out.append(r)
-        return out
+        return read_jsonl(self.run.eval_path)
 
     def _append(self, rows: list[dict]) -> None:
         """All rows in one write() to an O_APPEND file: a kill leaves all of them or none."""

@@ -12,6 +12,7 @@ import yaml
 from ganlab.config import Config, flatten
 from ganlab.errors import RunError
 from ganlab.eval.metrics.registry import direction
+from ganlab.files import read_jsonl
 
 # (label, config key) shown for every run
 KEY_SETTINGS = [
@@ -55,25 +56,6 @@ class RunSummary:
 
     def setting(self, key: str):
         return self.config.get(key)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    out = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
 
 
 def _last_jsonl(path: Path) -> dict | None:

@@ -237,9 +237,8 @@ class Trainer:
             check_resume_config(old, self.cfg.to_dict())
             if self.run.latest.exists() or any(self.run.checkpoints.glob("*.pt")):
                 self.load_state(self.run.readable_checkpoint(ckpt.load_run_state, self.log))
-                self._trim_metrics()
+                self.history = self._trim_metrics()
                 self._trim_evaluations()
-                self.history = _read_jsonl(self.run.metrics_path)
             else:  # killed before its first checkpoint: nothing to continue, so it starts over in its own folder
                 self.log(f"{self.run.path} has no checkpoint yet (it stopped before its first one): training it "
                          "from the beginning")
@@ -279,14 +278,15 @@ class Trainer:
             except ImportError:
                 self.log("tensorboard is not installed: no event files will be written")
 
-    def _trim_metrics(self) -> None:
-        """Drop metric lines written after the checkpoint we resume from (they will be recomputed)."""
-        recs = _read_jsonl(self.run.metrics_path)
+    def _trim_metrics(self) -> list[dict]:
+        """Drop metric lines written after the checkpoint we resume from (they will be recomputed), and a line cut
+        by a kill or a full disk with everything after it; returns the records kept."""
+        lines = self.run.metrics_path.read_text().splitlines() if self.run.metrics_path.exists() else []
+        recs = _parse_jsonl(lines)
         kept = [r for r in recs if r["iter"] < self.global_iter]
-        lines = (sum(1 for line in self.run.metrics_path.read_text().splitlines() if line.strip())
-                 if self.run.metrics_path.exists() else 0)
-        if len(kept) != lines:  # also a line cut by a kill or a full disk: nothing may follow it
+        if len(kept) != sum(1 for line in lines if line.strip()):  # nothing may follow a cut line
             self.run.write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        return kept
 
     def _trim_evaluations(self) -> None:
         """Drop evaluation-during-training rows of epochs after the checkpoint we resume from (an older numbered
@@ -486,17 +486,17 @@ def _unflat_tensors(flat: dict, device) -> dict:
     return out
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not Path(path).exists():
-        return []
+def _parse_jsonl(lines: list[str]) -> list[dict]:
+    """The records of metrics.jsonl up to the first line that does not parse: a line cut by an interruption
+    makes everything after it unreliable."""
     out = []
-    for line in Path(path).read_text().splitlines():
+    for line in lines:
         line = line.strip()
         if line:
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
-                break  # a line cut by an interruption: everything after it is unreliable
+                break
     return out
 
 
