@@ -11,6 +11,13 @@ The subclasses also derive from the built-in exception a caller would expect (``
 from __future__ import annotations
 
 
+def printable(text) -> str:
+    """``text`` (a path, a message) with every byte of a file name that is not UTF-8 written as \\xNN: what the
+    file system holds, in text any terminal, log or plot can take (Python keeps such bytes as lone surrogates,
+    which cannot be printed, drawn or written as UTF-8)."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class GanlabError(Exception):
     """A condition the user can fix, with the reason; printed without a traceback."""
 
@@ -44,4 +51,4 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-__all__ = ["GanlabError", "Interrupted", "ConfigError", "DataError", "RunError", "EvalError", "WeightsMissing"]
+__all__ = ["printable", "GanlabError", "Interrupted", "ConfigError", "DataError", "RunError", "EvalError", "WeightsMissing"]

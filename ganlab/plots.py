@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid, save_image  # noqa: E402
 
+from ganlab.errors import printable  # noqa: E402
+
 # quantities plotted together in one panel
 PANELS = {
     "loss": ("d_loss", "g_loss"),
@@ -37,11 +39,6 @@ def replacing(path):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def printable(text: str) -> str:
-    """``text`` with what cannot be drawn (file-name bytes that are not UTF-8) shown as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def to_unit(x: torch.Tensor, output: str = "tanh") -> torch.Tensor:

@@ -11,8 +11,8 @@ ROOT = Path(ganlab.__file__).parent
 
 # the layers, bottom first: a module may import from its own layer's unit and from the units of lower layers
 LAYERS = [
-    {"errors", "plots", "models"},
-    {"config", "files"},
+    {"errors", "models"},
+    {"config", "files", "plots"},
     {"data", "methods"},
     {"eval"},
     {"experiment"},

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ganlab.config import DATA_FORMATS, POINT_SETS
-from ganlab.errors import DataError
+from ganlab.errors import DataError, printable
 
 from . import idx
 from .images import IMAGE_EXTENSIONS, entry_kind, list_images
@@ -49,13 +49,6 @@ class Source:
     stats: list[tuple[str, int, int]]  # (name, size, mtime_ns) of every file the data depends on
     content_hashes: dict[str, str] = field(default_factory=dict)  # label files: absolute path -> sha256
     read_arrays: Optional[Callable[[int], np.ndarray]] = None  # array formats: the first n raw images
-
-
-def printable(text) -> str:
-    """``text`` (a path, a message) with every byte of a file name that is not UTF-8 written as \\xNN: what the
-    file system holds, in text any terminal or log can take (Python keeps such bytes as lone surrogates, which
-    cannot be printed or written as UTF-8)."""
-    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _few(names: list[str]) -> str:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ganlab import plots
 from ganlab.config import Config, flatten
-from ganlab.errors import ConfigError, Interrupted, RunError
+from ganlab.errors import ConfigError, Interrupted, RunError, printable
 from ganlab.experiment import check_resume_config, resume_experiment
 from ganlab.methods import METHODS, Batch, DataInfo, build_method
 from ganlab.models import count_parameters
@@ -46,7 +46,7 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 class Trainer:
     def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
         self.cfg, self.run, self.resume = cfg, run, resume
-        self.log = lambda *a: log(*(plots.printable(x) if isinstance(x, str) else x for x in a))  # byte names
+        self.log = lambda *a: log(*(printable(x) if isinstance(x, str) else x for x in a))  # byte names
         self.rank, self.world = dist.setup()
         tc = cfg.train
         self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
