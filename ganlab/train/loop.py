@@ -441,7 +441,6 @@ class Trainer:
 
     def _write_failed(self, e: OSError) -> str:
         where = e.filename or self.run.path
-        saved = ""
         try:  # the outputs may have failed where a checkpoint still fits (a read-only samples folder)
             self.save_checkpoint()
             saved = f"; saved {self.run.latest}"
