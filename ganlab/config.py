@@ -46,6 +46,13 @@ class DataConfig:
     channels: Optional[int] = opt(None, choices=(None, 1, 3), help="1 = grey, 3 = RGB; default depends on the data")
     limit: Optional[int] = opt(None, min=1, help="use only the first N images (quick experiments, tests)")
     cache_dir: Optional[str] = opt(None, help="where decoded data sets are cached (default ~/.cache/ganlab)")
+    loading: str = opt("auto", choices=("auto", "memory", "stream"),
+                       help="memory: the decoded data set is held in memory (on the device); stream: batches are "
+                            "read from the memory-mapped cache as training goes; auto: memory when it fits in "
+                            "data.max_memory")
+    max_memory: Optional[float] = opt(None, min=0.0, help="GiB a decoded data set may take in memory before "
+                                      "data.loading=auto streams it (default: half the available RAM, or of the "
+                                      "device's memory on a GPU)")
 
     def is_points(self) -> bool:
         """2-D points (a built-in mixture) rather than images."""
@@ -96,7 +103,13 @@ class TrainConfig:
     n_gen: int = opt(1, min=1, help="generator steps per discriminator step")
     seed: int = opt(0)
     device: str = opt("auto", help="auto, cpu, cuda, cuda:N")
-    amp: bool = opt(False, help="mixed precision (bfloat16 autocast) on CUDA")
+    precision: str = opt("auto", choices=("auto", "fp32", "bf16"),
+                         help="bf16: the networks compute in bfloat16 (autocast; weights, losses, batch-norm "
+                              "statistics and optimizer state stay float32); auto: bf16 where the hardware has it "
+                              "natively (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else fp32. The run "
+                              "records the one it chose")
+    amp: Optional[bool] = opt(None, help="old name: true is train.precision=bf16, false train.precision=fp32")
+    compile: bool = opt(False, help="torch.compile the networks (a one-off compile wait at start)")
     channels_last: bool = opt(True, help="keep conv weights and image batches channels-last (NHWC): faster "
                                          "convolutions with oneDNN on CPU and with tensor cores on CUDA")
     log_every: int = opt(20, min=1, help="flush per-step metrics to disk every N steps")
@@ -506,6 +519,13 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"optim.{name}: expected two numbers in [0, 1), got {b!r}")
         setattr(cfg.optim, name, [float(x) for x in b])
     cfg.train.device = check_device(cfg.train.device)
+    tc = cfg.train
+    if tc.amp is not None:  # the old flag, kept as an alias (config.yaml of earlier runs has amp: false)
+        meant = "bf16" if tc.amp else "fp32"
+        if tc.precision not in ("auto", meant):
+            raise ConfigError(f"train.amp={str(tc.amp).lower()} with train.precision={tc.precision}: train.amp is "
+                              f"the old name of train.precision (true = bf16, false = fp32); drop train.amp")
+        tc.precision, tc.amp = meant, None
     batch = min(cfg.train.batch_size, cfg.data.limit or cfg.train.batch_size)
     if cfg.model.arch == "mlp" and cfg.model.g_norm == "batch" and batch < 2:
         which = "train.batch_size" if cfg.train.batch_size < 2 else f"data.limit={cfg.data.limit}"

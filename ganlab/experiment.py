@@ -24,7 +24,8 @@ from ganlab.methods import METHODS
 
 # config keys that may differ between the run being resumed and the config given now
 RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
-                     "train.checkpoint_every", "train.checkpoint_minutes", "train.device", "train.channels_last"}
+                     "train.checkpoint_every", "train.checkpoint_minutes", "train.device", "train.channels_last",
+                     "train.compile", "data.loading", "data.max_memory", "data.cache_dir"}
 
 
 def validate_experiment(cfg: Config) -> Config:
@@ -60,6 +61,10 @@ def experiment_from_dict(d: dict) -> Config:
 
 def check_resume_config(old: dict, new: dict) -> None:
     """Refuse to continue a run (config ``old``) with a config that changes what it trains."""
+    try:  # read like the run itself is: defaults of keys added since, old names (train.amp) translated
+        old = config_from_dict(old).to_dict()
+    except ConfigError:
+        pass
     a, b = flatten(old), flatten(new)
     diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
             and k != "recipe"]

@@ -11,7 +11,7 @@ ROOT = Path(ganlab.__file__).parent
 
 # the layers, bottom first: a module may import from its own layer's unit and from the units of lower layers
 LAYERS = [
-    {"errors", "models"},
+    {"errors", "models", "precision"},
     {"config", "files", "plots"},
     {"data", "methods"},
     {"eval"},

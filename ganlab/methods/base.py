@@ -8,13 +8,13 @@ method's ``d_objective``/``g_objective``.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganlab import precision
 from ganlab.config import Config
 from ganlab.errors import ConfigError
 from ganlab.methods import objectives, tricks
@@ -168,9 +168,9 @@ class Method:
 
     # --- helpers ------------------------------------------------------------------------------
     def autocast(self):
-        if self.cfg.train.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        """The context of the networks' passes in a training step: bfloat16 autocast under
+        train.precision=bf16 (losses and penalties are computed outside it, or cast to float32)."""
+        return precision.autocast(self.cfg.train.precision, self.device)
 
     def train(self, mode: bool = True) -> None:
         for m in self.modules().values():

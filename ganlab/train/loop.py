@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ganlab import plots
+from ganlab import plots, precision
 from ganlab.config import Config, flatten
 from ganlab.errors import ConfigError, Interrupted, RunError, printable
 from ganlab.experiment import check_resume_config, resume_experiment
@@ -50,6 +50,8 @@ class Trainer:
         self.rank, self.world = dist.setup()
         tc = cfg.train
         self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
+        # config.yaml records the precision chosen, so a resumed run keeps it on any machine
+        tc.precision, self.precision_reason = precision.choose(tc.precision, self.device)
         if dataset is None:
             from ganlab.data import load_dataset
             dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0)
@@ -66,6 +68,10 @@ class Trainer:
         if self.channels_last:  # before any DDP wrapping, which must see the final parameter layout
             for m in self.method.modules().values():
                 m.to(memory_format=torch.channels_last)
+        if tc.compile:  # in place, so parameter names (and checkpoints) are those of the plain modules
+            for m in self.method.networks().values() if hasattr(self.method, "networks") else \
+                    self.method.modules().values():
+                m.compile()
         self.data = dataset.data.to(self.device)
         if self.channels_last:  # once here: rows indexed out of an NHWC tensor stay NHWC, so batches need no copy
             self.data = self.data.contiguous(memory_format=torch.channels_last)
@@ -315,6 +321,8 @@ class Trainer:
         self.log(f"ganlab: {self.cfg.method} on {self.dataset.name}: {self.n} items of shape "
                  f"{tuple(self.data_info.shape)}, device {self.device}" + (f" x{self.world}" if self.world > 1 else ""))
         self.log(f"parameters: {parts}")
+        self.log(f"precision: {self.cfg.train.precision} ({self.precision_reason})"
+                 + (", networks compiled (the first steps wait for the compiler)" if self.cfg.train.compile else ""))
         self.log(f"run folder: {self.run.path}")
 
     def fit(self) -> RunDir:

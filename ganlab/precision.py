@@ -1,0 +1,77 @@
+"""Numeric precision of training (``train.precision``): what ``auto`` picks on a device, and the autocast
+context a training step runs under.
+
+``bf16`` runs the networks' convolutions and matrix products in bfloat16 under ``torch.autocast``; the
+weights, their gradients and the optimizer state stay float32 (autocast casts copies), and so do the
+losses, batch-norm statistics and the gradient penalty (the methods compute those outside autocast or cast
+to float32 first). ``auto`` picks bf16 only where the hardware computes in bfloat16 natively: CUDA devices
+that support it, and CPUs with the AVX512-BF16 or AMX extensions. Elsewhere bfloat16 is emulated and
+slower than float32, so ``auto`` picks fp32 there.
+"""
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from ganlab.errors import ConfigError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset:
+    """The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty where that file is not there)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags") and ":" in line:
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_bf16_native() -> tuple[bool, str]:
+    """Whether this CPU computes bfloat16 natively, and what says so."""
+    found = [f for f in CPU_BF16_FLAGS if f in cpu_flags()]
+    if found:
+        return True, f"the CPU has {' and '.join(found)}"
+    capability = str(torch.backends.cpu.get_cpu_capability())
+    if "AMX" in capability.upper():
+        return True, f"torch reports CPU capability {capability}"
+    return False, f"the CPU has neither {' nor '.join(CPU_BF16_FLAGS)} (torch: {capability})"
+
+
+def choose(precision: str, device: torch.device) -> tuple[str, str]:
+    """(fp32 or bf16, the reason) for ``train.precision=precision`` on ``device``."""
+    device = torch.device(device)
+    if precision not in PRECISIONS:
+        raise ConfigError(f"train.precision: {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
+    if precision == "bf16" and device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"train.precision=bf16 on a {device.type} device: ganlab runs bfloat16 on CPUs and CUDA "
+                          "devices; use train.precision=fp32 or auto")
+    if precision != "auto":
+        return precision, f"train.precision={precision}"
+    if device.type == "cuda":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return "bf16", f"auto: {torch.cuda.get_device_name(device)} computes in bfloat16"
+        return "fp32", "auto: this CUDA device has no bfloat16 support"
+    if device.type == "cpu":
+        native, why = cpu_bf16_native()
+        return ("bf16" if native else "fp32"), f"auto: {why}"
+    return "fp32", f"auto: bfloat16 is not used on {device.type} devices"
+
+
+def autocast(precision: str, device: torch.device):
+    """The context a training step's network passes run under: bfloat16 autocast for bf16, nothing for fp32
+    (``auto`` is resolved for ``device`` first)."""
+    device = torch.device(device)
+    if precision == "auto":
+        precision = choose(precision, device)[0]
+    if precision == "bf16" and device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
