@@ -58,7 +58,8 @@ def _tiny_config(**values):
     from ganlab.experiment import load_experiment
     base = {"data.source": "digits", "data.image_size": 16, "data.limit": 128, "model.g_width": 8,
             "model.d_width": 8, "model.latent_dim": 16, "train.batch_size": 32, "train.epochs": 2,
-            "train.progress": False, "train.tensorboard": False, "train.log_every": 2, "train.n_samples": 16}
+            "train.progress": False, "train.tensorboard": False, "train.log_every": 2, "train.n_samples": 16,
+            "train.precision": "fp32"}  # the same numbers on every machine; bf16 is asked for where tested
     base.update(values)
     overrides = [f"{k}={v}" for k, v in base.items() if k.startswith("__")]
     return load_experiment("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})

@@ -4,6 +4,9 @@ import torch
 
 from ganlab.data import to_float
 
+# every method must learn in bfloat16 as well as in float32 (train.precision=bf16: autocast around the networks)
+precisions = pytest.mark.parametrize("precision", ["fp32", "bf16"])
+
 
 def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
     """(number of modes hit by a high-quality sample, share of samples within 3 std of their nearest mode)."""
@@ -12,11 +15,12 @@ def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
     return len(set(k[good].tolist())), good.float().mean().item()
 
 
-def test_plain_gan_covers_the_ring(build, dataset, random_batches):
+@precisions
+def test_plain_gan_covers_the_ring(build, dataset, random_batches, precision):
     ds = dataset("ring8", limit=None)
     m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
                             "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
-                            "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98})
+                            "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98, "train.precision": precision})
     for b in random_batches(ds, 512, 1800):
         m.train_step(b)
     m.train(False)
@@ -25,7 +29,8 @@ def test_plain_gan_covers_the_ring(build, dataset, random_batches):
     assert modes >= 6 and precise > 0.5, (modes, precise)
 
 
-def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches):
+@precisions
+def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches, precision):
     sklearn = pytest.importorskip("sklearn.linear_model")
     ds = dataset(limit=None)
     x = to_float(ds.data).flatten(1).numpy()
@@ -34,7 +39,7 @@ def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batc
     with threadpool_limits(1):  # BLAS threads fighting over 2 shared cores make this fit 100x slower
         clf = sklearn.LogisticRegression(max_iter=1000).fit(x, y)
     m = build("cgan", ds, **{"model.arch": "mlp", "model.mlp_hidden": 128, "model.mlp_layers": 2,
-                             "cond.d_mode": "projection"})
+                             "cond.d_mode": "projection", "train.precision": precision})
     for b in random_batches(ds, 64, 200):
         m.train_step(b)
     m.train(False)
@@ -44,9 +49,10 @@ def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batc
     assert acc > 0.5, acc  # chance is 0.1
 
 
-def test_infogan_q_recovers_its_categorical_code(build, dataset, random_batches):
+@precisions
+def test_infogan_q_recovers_its_categorical_code(build, dataset, random_batches, precision):
     ds = dataset(limit=None)
-    m = build("infogan", ds, **{"info.categorical": [10], "info.continuous": 2})
+    m = build("infogan", ds, **{"info.categorical": [10], "info.continuous": 2, "train.precision": precision})
     for b in random_batches(ds, 64, 150):
         m.train_step(b)
     m.train(False)
@@ -56,9 +62,10 @@ def test_infogan_q_recovers_its_categorical_code(build, dataset, random_batches)
     assert acc > 0.5, acc  # chance is 0.1
 
 
-def test_vae_reconstructs_held_out_digits(batch, build, dataset):
+@precisions
+def test_vae_reconstructs_held_out_digits(batch, build, dataset, precision):
     ds = dataset(limit=None)
-    m = build("vae", ds, **{"vae.kl_weight": 1e-2, "optim.g_lr": 1e-3})
+    m = build("vae", ds, **{"vae.kl_weight": 1e-2, "optim.g_lr": 1e-3, "train.precision": precision})
     train_idx, test_idx = m.holdout(len(ds))
     assert len(test_idx) == 180 and torch.equal(torch.cat([train_idx, test_idx]), torch.arange(len(ds)))
     assert torch.equal(m.held_out_indices(len(ds)), test_idx)

@@ -33,9 +33,10 @@ LOOP_CASES = {
 }
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("case", list(LOOP_CASES))
-def test_every_method_trains_saves_loads_and_samples(case, tmp_path, tiny_config):
-    values = {"data.limit": 64, "train.epochs": 1, **LOOP_CASES[case]}
+def test_every_method_trains_saves_loads_and_samples(case, precision, tmp_path, tiny_config):
+    values = {"data.limit": 64, "train.epochs": 1, "train.precision": precision, **LOOP_CASES[case]}
     cfg = tiny_config(**values)
     run = train(cfg, out=tmp_path / "run", **QUIET)
     recs = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
