@@ -1,0 +1,107 @@
+"""What the quality benchmarks share: a fixed split of an image folder into a training part and a held-out
+part (symlink folders, so nothing is copied), a feature classifier trained once on the training part's tags
+(cached in the work folder), and the evaluation of a run against the held-out images.
+
+Nothing here is part of ganlab; the benchmarks import it from bench/.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def split_folder(images: Path, work: Path, held_out: int, labels: Path | None = None, seed: int = 1234) -> dict:
+    """``work/train`` and ``work/heldout``: symlinks to a fixed random split of ``images`` (``held_out`` images
+    held out), and, with ``labels`` (a tags CSV with a ``file`` column), ``work/train_tags.csv`` with the rows
+    of the training part. Made once; a second call with the same arguments reuses it."""
+    marker = work / "split.json"
+    want = {"images": str(images.resolve()), "held_out": held_out, "seed": seed,
+            "labels": str(labels.resolve()) if labels else None}
+    if marker.is_file() and json.loads(marker.read_text()) == want:
+        return paths(work, labels is not None)
+    files = sorted(p.name for p in images.iterdir() if p.suffix.lower() in EXTS)
+    if held_out >= len(files):
+        sys.exit(f"bench: {images} has {len(files)} images; cannot hold out {held_out}")
+    random.Random(seed).shuffle(files)
+    parts = {"heldout": sorted(files[:held_out]), "train": sorted(files[held_out:])}
+    for name, names in parts.items():
+        d = work / name
+        if d.exists():
+            for p in d.iterdir():
+                p.unlink()
+        d.mkdir(parents=True, exist_ok=True)
+        for f in names:
+            (d / f).symlink_to((images / f).resolve())
+    if labels is not None:
+        train = set(parts["train"])
+        with open(labels, newline="") as f:
+            rows = list(csv.reader(f))
+        with open(work / "train_tags.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(rows[0])
+            w.writerows(r for r in rows[1:] if r and r[0] in train)
+    marker.write_text(json.dumps(want))
+    return paths(work, labels is not None)
+
+
+def paths(work: Path, tags: bool) -> dict:
+    return {"train": work / "train", "heldout": work / "heldout",
+            "train_tags": work / "train_tags.csv" if tags else None}
+
+
+def classifier(work: Path, images: Path, tags: Path, size: int, epochs: int, env: dict,
+               extra: list[str] | None = None) -> Path:
+    """A feature classifier for ``size`` x ``size`` images, trained once on the tagged training part
+    (``ganlab train-classifier``) and kept in ``work``."""
+    out = work / f"classifier-{size}.pt"
+    if out.is_file():
+        return out
+    cmd = [sys.executable, "-m", "ganlab", "train-classifier", "--data", str(images), "--labels", str(tags),
+           "--format", "csv", "--image-size", str(size), "--epochs", str(epochs), "--out", str(out), *(extra or [])]
+    print("training the feature classifier:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, env=env)
+    report = out.with_suffix(".json")
+    if report.is_file():
+        print(f"classifier held-out report: {report.read_text()[:400]}")
+    return out
+
+
+def evaluate(run: Path, heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0) -> dict:
+    """Metric rows of ``run``'s latest checkpoint against the held-out images, as {name: value}: SWD needs no
+    features; the others are computed in the classifier's features."""
+    import ganlab
+    from ganlab.eval.run import evaluate as run_eval
+    g = ganlab.load(run)
+    out = {}
+    plain = [m for m in metrics if m == "swd"]
+    featured = [m for m in metrics if m != "swd"]
+    for group, features in ((plain, "inception"), (featured, f"classifier:{clf}")):
+        if not group:
+            continue
+        rows = run_eval(g, data=str(heldout), metrics=group, n=n, features=features, seed=seed, progress=False,
+                        log=lambda *a: None)
+        for r in rows:
+            out[r["metric"]] = r["value"]
+    return out
+
+
+def floor(train: Path, heldout: Path, clf: Path, metrics: list[str], n: int, size: int) -> dict:
+    """The training images' own scores against the held-out ones: what a perfect generator would get."""
+    from ganlab.eval.run import evaluate as run_eval
+    out = {}
+    plain = [m for m in metrics if m == "swd"]
+    featured = [m for m in metrics if m != "swd"]
+    for group, features in ((plain, "inception"), (featured, f"classifier:{clf}")):
+        if not group:
+            continue
+        rows = run_eval(None, data=str(heldout), metrics=group, n=n, features=features, fake_dir=str(train),
+                        image_size=size, progress=False, log=lambda *a: None)
+        for r in rows:
+            out[r["metric"]] = r["value"]
+    return out
