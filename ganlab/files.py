@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -39,6 +40,22 @@ def save_atomic(obj, path: Path, what: str = "checkpoint") -> None:
             raise
         raise RunError(f"cannot write {what} {path}: {cause.strerror or cause}; the previous {what} is kept") from None
     except BaseException:  # interrupted while writing: the old file stays, the partial one goes
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def copy_atomic(src: Path, dst: Path, what: str = "checkpoint") -> None:
+    """``dst`` with the bytes of ``src``, atomically: a file copy (the kernel's, without serialising anything
+    again). Not a hard link: the copy is a second, independent file, so damage to one leaves the other."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {what} {dst}: {e.strerror or e}; the previous {what} is kept") from None
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ganlab.errors import RunError
-from ganlab.files import save_atomic  # noqa: F401 - checkpoints are written with it
+from ganlab.files import copy_atomic, save_atomic  # noqa: F401 - checkpoints are written with them
 
 
 def load(path: Path, map_location="cpu") -> dict:

@@ -145,7 +145,7 @@ class Trainer:
         state = self.state()
         ckpt.save_atomic(state, self.run.latest)
         if numbered:
-            ckpt.save_atomic(state, self.run.epoch_checkpoint(self.epoch))
+            ckpt.copy_atomic(self.run.latest, self.run.epoch_checkpoint(self.epoch))  # bytes copied, not re-serialised
 
     # ------------------------------------------------------------------------------------ logging
     def flush(self) -> None:
