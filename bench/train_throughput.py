@@ -3,7 +3,7 @@
     python bench/train_throughput.py [--data ../shared/data/anime-faces/images] [--steps 30]
 
 Both train the same DCGAN (64x64, width 64, batch 64, BCE, Adam) for the same number of
-iterations. The baseline is the straightforward way: a DataLoader with worker processes that
+iterations. The baseline is the straightforward way (in float32): a DataLoader with worker processes that
 opens and decodes every JPEG every epoch, and a ``.item()`` on each loss every step. ganlab
 decodes the data set once (cached), slices batches from memory, keeps weights and batches
 channels-last (NHWC, which oneDNN's convolutions prefer) and syncs with the host only when it
@@ -155,6 +155,8 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--rounds", type=int, default=2, help="the loops alternate in this many rounds")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--precision", default="auto", help="ganlab's train.precision (the plain loop is always fp32)")
+    ap.add_argument("--with-fp32", action="store_true", help="also time ganlab with train.precision=fp32")
     ap.add_argument("--with-nchw", action="store_true",
                     help="also time ganlab with train.channels_last=false, to show what the NHWC layout adds")
     args = ap.parse_args()
@@ -165,12 +167,18 @@ def main():
     cfg = load_experiment(None, ["train.progress=false", "train.tensorboard=false", "train.log_every=50"],
                       {"data.source": args.data, "data.image_size": args.image_size,
                        "train.batch_size": args.batch_size, "model.g_width": args.width,
-                       "model.d_width": args.width, "train.device": str(device)})
+                       "model.d_width": args.width, "train.device": str(device),
+                       "train.precision": args.precision})
+    from dataclasses import replace
+    from ganlab import precision
+    cfg.train.precision, why = precision.choose(cfg.train.precision, device)
+    fp32 = replace(cfg, train=replace(cfg.train, precision="fp32"))
+    print(f"ganlab precision: {cfg.train.precision} ({why}); the plain loop: fp32")
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores; DCGAN {args.image_size}x{args.image_size} width {args.width} "
           f"batch {args.batch_size}, {args.steps} timed iterations")
     peak = matmul_peak(device)
-    flops = flops_per_iteration(cfg, device)
+    flops = flops_per_iteration(fp32, device)
     per_img = flops / args.batch_size
     print(f"measured matmul peak: {peak / 1e9:.1f} GFLOP/s; model: {per_img / 1e9:.3f} GFLOP per image per "
           "iteration (D step + G step)")
@@ -181,12 +189,13 @@ def main():
         ours_loop = GanlabLoop(cfg, device, Path(tmp))
         print(f"ganlab data load (decode once, then cached): {ours_loop.load_s:.1f}s")
         loops = {"ganlab": ours_loop}
+        if args.with_fp32:
+            loops["ganlab-fp32"] = GanlabLoop(fp32, device, Path(tmp) / "fp32")
         if args.with_nchw:
-            from dataclasses import replace
             nchw = replace(cfg, train=replace(cfg.train, channels_last=False))
             loops["ganlab-nchw"] = GanlabLoop(nchw, device, Path(tmp) / "nchw")
         if not args.skip_baseline:
-            loops["baseline"] = BaselineLoop(cfg, Path(args.data), device, args.workers)
+            loops["baseline"] = BaselineLoop(fp32, Path(args.data), device, args.workers)
         for loop in loops.values():  # warm-up (and the baseline's first worker start)
             timed(loop, 2, device)
         # interleave the two loops in rounds, so that a change in the machine's load hits both alike
@@ -204,6 +213,9 @@ def main():
         ratios = [b / a for a, b in zip(secs["ganlab"], secs["baseline"])]
         print(f"ratio ganlab / baseline: {ips['ganlab'] / ips['baseline']:.2f}x overall, "
               f"median per round {statistics.median(ratios):.2f}x over {args.rounds} rounds")
+    if "ganlab-fp32" in ips:
+        print(f"ratio ganlab / ganlab-fp32 (what train.precision={cfg.train.precision} adds): "
+              f"{ips['ganlab'] / ips['ganlab-fp32']:.2f}x")
     if "ganlab-nchw" in ips:
         print(f"ratio ganlab / ganlab-nchw (what the channels-last layout adds): "
               f"{ips['ganlab'] / ips['ganlab-nchw']:.2f}x")
