@@ -8,9 +8,14 @@ The key hashes everything the decoded result depends on: format, absolute source
 (path and content), image size, channels, limit and every source file's name, size and mtime. Both
 files are written to a temporary name in the cache directory and moved into place with
 ``os.replace``, the JSON last, so a reader never sees a half-written entry.
+
+A data set too large to hold in memory (``data.loading``) is read as a memory map of its ``.npy``
+(``load(..., mmap=True)``), and decoded straight into a memory-mapped temporary file (:class:`NewImages`).
+An entry is never changed in place, so a map of it stays valid while a later run replaces it.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -48,14 +53,15 @@ def _paths(root: Path, stem: str) -> tuple[Path, Path, Path]:
     return root / f"{stem}.npy", root / f"{stem}.codes.npy", root / f"{stem}.json"
 
 
-def load(root: Path, stem: str) -> Optional[tuple[np.ndarray, np.ndarray, dict]]:
-    """(images, codes [A, N] int64, metadata) of a complete, consistent entry, or None."""
+def load(root: Path, stem: str, mmap: bool = False) -> Optional[tuple[np.ndarray, np.ndarray, dict]]:
+    """(images, codes [A, N] int64, metadata) of a complete, consistent entry, or None. ``mmap``: the images are
+    a read-only memory map of the file (nothing is read until rows are indexed)."""
     npy, codes_path, meta_path = _paths(root, stem)
     if not meta_path.is_file():
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        data = np.load(npy, allow_pickle=False)
+        data = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
         codes = np.load(codes_path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         warnings.warn(f"ignoring unreadable cache entry {meta_path}: {e}", UserWarning, stacklevel=3)
@@ -94,19 +100,91 @@ def _compact(codes: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def save(root: Path, stem: str, data: np.ndarray, codes: np.ndarray, meta: dict) -> Optional[Path]:
+class NewImages:
+    """The images file of an entry being decoded, for a set too large to decode in memory: ``array`` is a writable
+    memory map of a temporary ``.npy`` in the cache folder, its disk space reserved up front (a full disk is an
+    OSError here, not a crash while decoding). ``save(..., images=this)`` moves it into place; ``discard``
+    deletes it."""
+
+    def __init__(self, root: Path, stem: str, shape: tuple[int, ...]):
+        root.mkdir(parents=True, exist_ok=True)
+        self.root, self.stem, self.path = root, stem, None
+        self.array = self._create(shape)
+
+    def _create(self, shape: tuple[int, ...]) -> np.ndarray:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{self.stem}.npy.", suffix=".tmp")
+        os.close(fd)
+        try:
+            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            _reserve(tmp)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        self.discard()
+        self.path = Path(tmp)
+        return array
+
+    def keep(self, rows: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        """Only the images ``rows`` (those whose files could be read), in a new temporary file."""
+        old = self.array
+        old_path, self.path = self.path, None  # _create must not delete the file it copies from
+        try:
+            self.array = self._create((len(rows), *old.shape[1:]))
+            for lo in range(0, len(rows), chunk):
+                self.array[lo:lo + chunk] = old[rows[lo:lo + chunk]]
+        finally:
+            _unlink(old_path)
+        return self.array
+
+    def discard(self) -> None:
+        if self.path is not None:
+            _unlink(self.path)
+            self.path = None
+
+
+def _reserve(path) -> None:
+    """Allocate the file's blocks now: writing a memory map of a sparse file on a full disk kills the process."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):  # a file system that cannot: go on
+            raise
+    finally:
+        os.close(fd)
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def save(root: Path, stem: str, data: np.ndarray, codes: np.ndarray, meta: dict,
+         images: Optional[NewImages] = None) -> Optional[Path]:
     """Store an entry; on failure (read-only disk, full disk) warn and return None — the load still works.
 
-    ``codes`` is [A, N]: one row per entry of ``meta["attributes"]``.
+    ``codes`` is [A, N]: one row per entry of ``meta["attributes"]``. ``images``: ``data`` is ``images.array``,
+    already in its file, which is moved into place instead of written.
     """
     npy, codes_path, meta_path = _paths(root, stem)
     meta = {**meta, "version": CACHE_VERSION, "shape": list(data.shape)}
     try:
         root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(npy, lambda f: np.save(f, np.ascontiguousarray(data), allow_pickle=False))
+        if images is not None:
+            os.chmod(images.path, 0o644)
+            os.replace(images.path, npy)
+            images.path = None
+        else:
+            _atomic_write(npy, lambda f: np.save(f, np.ascontiguousarray(data), allow_pickle=False))
         _atomic_write(codes_path, lambda f: np.save(f, _compact(codes), allow_pickle=False))
         _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
     except OSError as e:
+        if images is not None:  # the file goes; its memory map (the data set) stays readable until dropped
+            images.discard()
         warnings.warn(f"could not write the data cache in {root} ({e}); the next run decodes again",
                       UserWarning, stacklevel=3)
         return None

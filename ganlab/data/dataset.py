@@ -1,4 +1,4 @@
-"""The in-memory data set every loader returns, and the error every loader raises on bad input."""
+"""The data set every loader returns (in memory, or memory-mapped from the cache when it is too large)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,7 +26,12 @@ class Attribute:
 
 @dataclass
 class Dataset:
-    """Images (uint8 [N, C, H, W]) or 2-D points (float32 [N, 2]) with their labels."""
+    """Images (uint8 [N, C, H, W]) or 2-D points (float32 [N, 2]) with their labels.
+
+    ``mapped``: ``data`` is a read-only memory map of the cache file (see ``data.loading``): index it for the rows
+    needed (``data[idx]`` reads only those) and never write into it. ``loading_reason`` says why the set is
+    mapped or held in memory, for the run's log.
+    """
 
     data: torch.Tensor
     kind: str  # "images" or "points"
@@ -35,6 +40,8 @@ class Dataset:
     name: str = ""
     modes: Optional[torch.Tensor] = None  # points only: mixture means [K, 2]
     mode_std: Optional[float] = None  # points only
+    mapped: bool = False
+    loading_reason: str = ""
 
     def __post_init__(self):
         if self.kind not in ("images", "points"):

@@ -164,14 +164,16 @@ def _run(n: int, make: Callable[[int], np.ndarray], out: np.ndarray, progress: b
 
 def decode_files(paths: Sequence[str | os.PathLike], size: int, channels: int, progress: bool = True,
                  desc: str = "decoding", workers: Optional[int] = None,
-                 sides: Optional[np.ndarray] = None) -> tuple[np.ndarray, dict[int, str]]:
+                 sides: Optional[np.ndarray] = None,
+                 out: Optional[np.ndarray] = None) -> tuple[np.ndarray, dict[int, str]]:
     """Decode and fit every file. Returns (uint8 [N, C, size, size], {index: error} for unreadable files).
 
     Rows of unreadable files are left as zeros; the caller drops them. ``sides`` (int [N]), when given, receives
-    the short side of each image as stored in its file.
+    the short side of each image as stored in its file. ``out``: the zeroed array to decode into (a memory map of
+    a file, for a set too large for memory); by default a new one.
     """
     Image.init()  # register all plugins once, before threads race to do it
-    out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
+    out = np.zeros((len(paths), channels, size, size), dtype=np.uint8) if out is None else out
 
     def make(i: int) -> np.ndarray:
         if sides is None:
@@ -188,11 +190,12 @@ def decode_files(paths: Sequence[str | os.PathLike], size: int, channels: int, p
 
 
 def resize_arrays(images: np.ndarray, size: int, channels: int, progress: bool = False,
-                  desc: str = "resizing", workers: Optional[int] = None) -> np.ndarray:
-    """Fit uint8 grey [N, H, W] or RGB [N, H, W, 3] arrays to uint8 [N, C, size, size]."""
+                  desc: str = "resizing", workers: Optional[int] = None,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Fit uint8 grey [N, H, W] or RGB [N, H, W, 3] arrays to uint8 [N, C, size, size] (into ``out`` when given)."""
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise ValueError(f"expected uint8 [N, H, W] or [N, H, W, 3] arrays, got {images.dtype} {images.shape}")
-    out = np.zeros((len(images), channels, size, size), dtype=np.uint8)
+    out = np.zeros((len(images), channels, size, size), dtype=np.uint8) if out is None else out
     errors = _run(len(images), lambda i: fit(Image.fromarray(images[i]), size, channels), out, progress, desc,
                   workers)
     if errors:  # cannot happen for valid arrays; surface it rather than return zeros

@@ -11,6 +11,7 @@ from ganlab.config import POINT_SETS, SUPPORTED_IMAGE_SIZES, DataConfig, check_s
 from ganlab.errors import ConfigError, DataError
 
 from . import cache, images
+from .budget import choose_loading
 from .dataset import Attribute, Dataset
 from .sources import Source, detect_format, open_source, printable, read_digits
 from .toy import make_toy
@@ -42,25 +43,28 @@ def _load_digits(size: int, channels: int, limit: Optional[int], progress: bool)
                    [str(i) for i in range(len(data))], "digits")
 
 
-def _decode(src: Source, n: int, size: int, channels: int, progress: bool) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Decode the first n items of ``src``: images, codes [A, N'] and metadata (files, attributes, skipped)."""
+def _decode(src: Source, n: int, size: int, channels: int, progress: bool,
+            into: Optional[cache.NewImages] = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Decode the first n items of ``src``: images, codes [A, N'] and metadata (files, attributes, skipped).
+    ``into``: decode into that memory-mapped file instead of memory (a set too large for it)."""
     items = src.items[:n]
     desc = f"decoding {src.format} {size}x{size}"
     sides = np.zeros(n, dtype=np.int64)  # the short side of each image as stored
+    out = None if into is None else into.array
     if src.read_arrays is not None:
         raw = src.read_arrays(n)
-        data, errors = images.resize_arrays(raw, size, channels, progress, desc), {}
+        data, errors = images.resize_arrays(raw, size, channels, progress, desc, out=out), {}
         sides[:] = min(raw.shape[1:3])
     else:
         data, errors = images.decode_files([src.root / f for f in items], size, channels, progress, desc,
-                                           sides=sides)
+                                           sides=sides, out=out)
     keep = np.array([i for i in range(n) if i not in errors], dtype=np.int64)
     skipped = [[items[i], errors[i]] for i in sorted(errors)]
     if len(keep) == 0:
         listed = "; ".join(f"{f} ({e})" for f, e in skipped[:_SHOW])
         raise DataError(f"none of the {n} image files in '{src.root}' could be read: {listed}")
     if errors:
-        data = data[keep]
+        data = data[keep] if into is None else into.keep(keep)
     codes = np.stack([a.codes[:n][keep] for a in src.attributes]) if src.attributes \
         else np.zeros((0, len(keep)), dtype=np.int64)
     meta = {
@@ -94,15 +98,19 @@ def _warn_enlarged(side: int | None, size: int, root) -> None:
                                 "shows the same detail and trains faster"), UserWarning, stacklevel=4)
 
 
-def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
+def load_dataset(cfg: DataConfig, progress: bool = True, device: Optional[torch.device] = None) -> Dataset:
     """Read the data set ``cfg`` describes: images as uint8 [N, C, S, S], toy points as float32 [N, 2].
 
-    Decoded images are cached on disk (see ganlab.data.cache), so a second load decodes nothing.
+    Decoded images are cached on disk (see ganlab.data.cache), so a second load decodes nothing. An image set
+    that ``data.loading`` / ``data.max_memory`` does not hold in memory (for ``device``: by default the budget is
+    that of the host) comes back memory-mapped from its cache file (``Dataset.mapped``): nothing is read until
+    rows are indexed, and a first decode writes into the file rather than into memory. The built-in digits
+    and the 2-D points are always in memory.
     Raises DataError for anything in the data or the config that cannot be used; its message is printable
     whatever bytes the file names hold.
     """
     try:
-        return _load_dataset(cfg, progress)
+        return _load_dataset(cfg, progress, device)
     except DataError as e:
         text = printable(e)
         if text == str(e):
@@ -110,7 +118,7 @@ def load_dataset(cfg: DataConfig, progress: bool = True) -> Dataset:
         raise DataError(text) from None
 
 
-def _load_dataset(cfg: DataConfig, progress: bool) -> Dataset:
+def _load_dataset(cfg: DataConfig, progress: bool, device: Optional[torch.device] = None) -> Dataset:
     _checked(cfg)
     fmt, limit, channels = cfg.format, cfg.limit, cfg.channels
     labels = cfg.labels if cfg.labels is not None and str(cfg.labels).strip() else None
@@ -142,13 +150,45 @@ def _load_dataset(cfg: DataConfig, progress: bool) -> Dataset:
     key = cache.make_key(params, src.stats, src.content_hashes)
     root = cache.cache_root(cfg.cache_dir)
     stem = f"{src.format}-{key}"
-    hit = cache.load(root, stem)
+    mapped, why = choose_loading(cfg.loading, cfg.max_memory, n * channels * size * size, device)
+    hit = cache.load(root, stem, mmap=mapped)
     if hit is not None:
         data, codes, meta = hit
     else:
-        data, codes, meta = _decode(src, n, size, channels, progress)
-        cache.save(root, stem, data, codes, meta)
+        data, codes, meta = _decode_and_save(src, n, size, channels, progress, root, stem, mapped)
+        if mapped:  # read back as a read-only map (the one decoded into writes to the file)
+            again = cache.load(root, stem, mmap=True)
+            data = data if again is None else again[0]
     _warn_skipped(meta["skipped"], n, src.root)
     _warn_enlarged(meta.get("largest_short_side"), size, src.root)
     attrs = _attributes([(a["name"], a["values"], c) for a, c in zip(meta["attributes"], codes, strict=True)])
-    return Dataset(torch.from_numpy(data), "images", attrs, list(meta["files"]), src.name)
+    return Dataset(_tensor(data), "images", attrs, list(meta["files"]), src.name,
+                   mapped=isinstance(data, np.memmap), loading_reason=why)
+
+
+def _decode_and_save(src: Source, n: int, size: int, channels: int, progress: bool, root, stem: str,
+                     mapped: bool) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Decode ``src`` and store the cache entry; a ``mapped`` set is decoded into its (memory-mapped) file."""
+    into = None
+    if mapped:
+        try:
+            into = cache.NewImages(root, stem, (n, channels, size, size))
+        except OSError as e:
+            warnings.warn(f"could not write the data cache in {root} ({e}); decoding {src.name} into memory",
+                          UserWarning, stacklevel=4)
+    try:
+        data, codes, meta = _decode(src, n, size, channels, progress, into)
+        cache.save(root, stem, data, codes, meta, images=into)
+    except BaseException:  # interrupted, or nothing could be read: no temporary file is left behind
+        if into is not None:
+            into.discard()
+        raise
+    return data, codes, meta
+
+
+def _tensor(data: np.ndarray) -> torch.Tensor:
+    if data.flags.writeable:
+        return torch.from_numpy(data)
+    with warnings.catch_warnings():  # a read-only memory map: the data set's rows are read, never written
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(data)

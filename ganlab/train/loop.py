@@ -1,7 +1,7 @@
-"""The one training loop. It knows nothing about any method: it slices batches from the in-memory
-data set, hands them to ``method.train_step``, and keeps the run folder (samples, metrics, plots,
-checkpoints) up to date. Losses stay on the device until they are flushed every ``log_every``
-iterations with one host transfer.
+"""The one training loop. It knows nothing about any method: it takes batches from the data set in memory
+or streamed from its memory-mapped cache (ganlab.train.batches), hands them to ``method.train_step``, and
+keeps the run folder (samples, metrics, plots, checkpoints) up to date. Losses stay on the device until they
+are flushed every ``log_every`` iterations with one host transfer.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from ganlab.runs import checkpoint as ckpt
 from ganlab.runs.folder import RunDir
 from ganlab.runs.lock import RunLock
 from ganlab.train import distributed as dist
+from ganlab.train.batches import batch_source
+from ganlab.train.batches import describe as describe_loading
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,7 +56,7 @@ class Trainer:
         tc.precision, self.precision_reason = precision.choose(tc.precision, self.device)
         if dataset is None:
             from ganlab.data import load_dataset
-            dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0)
+            dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0, device=self.device)
         self.dataset = dataset
         method_cls = METHODS[cfg.method]
         if method_cls.needs_labels and not dataset.attributes:
@@ -72,9 +74,9 @@ class Trainer:
             for m in self.method.networks().values() if hasattr(self.method, "networks") else \
                     self.method.modules().values():
                 m.compile()
-        self.data = dataset.data.to(self.device)
-        if self.channels_last:  # once here: rows indexed out of an NHWC tensor stay NHWC, so batches need no copy
-            self.data = self.data.contiguous(memory_format=torch.channels_last)
+        self.source = batch_source(dataset, self.device, self.channels_last)  # in memory, or streamed
+        if self.rank == 0:
+            self.log(describe_loading(dataset, self.source, cfg.data.loading, self.device))
         self.codes = {name: a.codes.to(self.device) for name, a in dataset.attributes.items()}
         self.train_index = self.method.training_indices(len(dataset))
         if self.train_index is not None:
@@ -106,7 +108,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ batches
     def batch(self, idx: torch.Tensor) -> Batch:
-        x = self.data[idx]
+        x = self.source.rows(idx)
         if self.dataset.kind == "images":
             from ganlab.data import to_float
             x = to_float(x, self.cfg.model.output)
@@ -209,7 +211,7 @@ class Trainer:
             self.log_held_out_score()
         if self.data_info.kind == "points":
             pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
-            real = self.data[pick.to(self.device)]
+            real = self.source.rows(pick.to(self.device))
             plots.save_scatter(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
         else:
             plots.save_grid(out, self.run.sample_grid(self.epoch), self.data_info.output)
@@ -223,11 +225,13 @@ class Trainer:
         """The method's score on its held-out items (the VAE's test MSE), one record per epoch in metrics.jsonl."""
         from ganlab.data import to_float
         idx = self.method.held_out_indices(len(self.dataset))[:2048].to(self.device)
-        x = self.data[idx]
-        x = to_float(x, self.cfg.model.output) if self.dataset.kind == "images" else x
-        scores = [self.method.held_out_score(x[i:i + 256]) * len(x[i:i + 256]) for i in range(0, len(x), 256)]
+        scores = []
+        for i in range(0, len(idx), 256):  # a chunk at a time: a streamed data set is read only as far as needed
+            x = self.source.rows(idx[i:i + 256])
+            x = to_float(x, self.cfg.model.output) if self.dataset.kind == "images" else x
+            scores.append(self.method.held_out_score(x) * len(x))
         rec = {"iter": self.global_iter - 1, "epoch": self.epoch, "g_step": self.method.g_steps,
-               self.method.capabilities.held_out: float(torch.stack(scores).sum()) / len(x)}
+               self.method.capabilities.held_out: float(torch.stack(scores).sum()) / len(idx)}
         self.history.append(rec)
         with open(self.run.metrics_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -358,6 +362,7 @@ class Trainer:
                 if self.train_index is not None:
                     perm = self.train_index[perm]
                 perm = perm[self.rank::self.world]
+                self.source.start_epoch(perm, self.batch_size, self.iter_in_epoch)  # a stream reads ahead along it
                 bar.set_description(f"epoch {self.epoch + 1}/{tc.epochs}")
                 while self.iter_in_epoch < self.iters_per_epoch:
                     if self._stop_signal is not None:
@@ -392,6 +397,7 @@ class Trainer:
             raise RunError(self._write_failed(e)) from None
         finally:
             bar.close()
+            self.source.close()
             self._restore_signals(handlers)
             if self.writer is not None:
                 try:
