@@ -66,6 +66,8 @@ def check_resume_config(old: dict, new: dict) -> None:
     except ConfigError:
         pass
     a, b = flatten(old), flatten(new)
+    if b.get("train.precision") == "auto":  # auto was resolved when the run began; it asks for that choice
+        b["train.precision"] = a.get("train.precision")
     diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
             and k != "recipe"]
     if diff:

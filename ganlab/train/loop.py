@@ -39,6 +39,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _recorded_precision(run: RunDir) -> str | None:
+    try:
+        value = (run.read_config().get("train") or {}).get("precision")
+    except (RunError, OSError, AttributeError):
+        return None
+    return value if value in ("fp32", "bf16") else None
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The data order of an epoch depends only on (seed, epoch), so a resumed epoch sees the same batches."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -53,6 +61,8 @@ class Trainer:
         tc = cfg.train
         self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
         # config.yaml records the precision chosen, so a resumed run keeps it on any machine
+        if resume and tc.precision == "auto":  # auto asks for what auto chose when the run began
+            tc.precision = _recorded_precision(run) or "auto"
         tc.precision, self.precision_reason = precision.choose(tc.precision, self.device)
         if dataset is None:
             from ganlab.data import load_dataset

@@ -87,3 +87,11 @@ def test_compiled_networks_train_save_and_resume_like_plain_ones(tmp_path, tiny_
     assert _state(comp.path)["epoch"] == 2
     import ganlab
     assert ganlab.load(comp.path).sample(3, seed=0).shape == (3, 1, 16, 16)
+
+
+def test_a_config_asking_auto_resumes_a_run_whatever_auto_chose(tmp_path, tiny_config, monkeypatch):
+    """A sweep (or a user) resuming with the recipe's precision=auto continues the run in what auto chose."""
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: (False, "auto would pick fp32 now"))
+    run = train(tiny_config(**{"train.precision": "bf16", "train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
+    train(tiny_config(**{"train.precision": "auto", "train.epochs": 2}), resume=run.path, log=lambda *a: None)
+    assert _state(run.path)["epoch"] == 2
