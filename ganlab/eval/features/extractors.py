@@ -62,6 +62,7 @@ class Extractor:
     id = "base"
     predicts = False
     attributes: dict = {}
+    batch_size = 64  # images per pass in ``extract`` (an extractor may set its own)
 
     def features_and_probs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
@@ -113,34 +114,45 @@ class TorchvisionInception(Extractor):
 
 
 class ClassifierFeatures(Extractor):
+    """A ganlab classifier's penultimate features, channels-last (1.2-1.5x as fast as NCHW on a CPU), in float32.
+    Batches of 64 on a CPU: larger ones were slower on a quiet 2-core machine (their activations leave the
+    cache: 1000 at a time took 1.4-1.6x as long) and only up to 10% faster with the other core busy; on CUDA
+    512 (not measured). Not bfloat16, though it extracts 1.7x as fast at 64x64: on the same images it raised
+    FID by 0.2% (more than two generator seeds differ), real-vs-real FID by 0.5% and PRDC density by 5%,
+    always upwards (measured on a 2-core CPU when this was written)."""
     predicts = True
 
     def __init__(self, path: str, device="cpu", attribute: str | None = None):
         from ganlab.eval.features.classifier import load_classifier
         p = Path(path)
-        self.model = load_classifier(p, device)
+        self.model = load_classifier(p, device).to(memory_format=torch.channels_last)
         self.name, self.id, self.device = f"classifier:{p}", "classifier:" + _file_id(p), torch.device(device)
         attrs = list(self.model.attributes)
         if attribute is not None and attribute not in attrs:
             raise EvalError(f"classifier {p} has no attribute {attribute!r}; it has: {', '.join(attrs)}")
         self.attribute = attribute or attrs[0]
         self.attributes = self.model.attributes
+        self.batch_size = 512 if self.device.type == "cuda" else 64
 
     def _input(self, images):
         from ganlab.eval.features.classifier import to_input
         cfg = self.model.config
-        return to_input(images.to(self.device), cfg["image_size"], cfg["channels"])
+        x = to_input(images.to(self.device), cfg["image_size"], cfg["channels"])
+        return x.contiguous(memory_format=torch.channels_last)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def features_and_probs(self, images):
         x = self._input(images)
         h = self.model.features(x)
         return h.float(), F.softmax(self.model.heads[self.attribute](h).double(), dim=1).float()
 
-    @torch.no_grad()
     def predict(self, images) -> dict[str, torch.Tensor]:
-        out = self.model(self._input(images))
-        return {a: v.argmax(1).cpu() for a, v in out.items()}
+        parts = {a: [] for a in self.attributes}
+        with torch.inference_mode():
+            for i in range(0, max(1, len(images)), self.batch_size):
+                for a, v in self.model(self._input(images[i:i + self.batch_size])).items():
+                    parts[a].append(v.argmax(1).cpu())
+        return {a: torch.cat(v) for a, v in parts.items()}  # outside inference mode: ordinary tensors
 
 
 def get_extractor(name: str, device="cpu", weights: str | None = None, attribute: str | None = None) -> Extractor:
@@ -154,14 +166,17 @@ def get_extractor(name: str, device="cpu", weights: str | None = None, attribute
                      "classifier:PATH")
 
 
-def extract(extractor: Extractor, images: torch.Tensor, batch_size: int = 64, progress: bool = False,
+def extract(extractor: Extractor, images: torch.Tensor, batch_size: int | None = None, progress: bool = False,
             desc: str = "features") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Features and probabilities of uint8 images, in batches, with a progress bar."""
+    """Features and probabilities of uint8 images, ``batch_size`` at a time (default: the extractor's own),
+    with a progress bar."""
     from tqdm import tqdm
+    batch_size = batch_size or extractor.batch_size
     feats, probs = [], []
-    for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, unit="batch"):
-        f, p = extractor.features_and_probs(images[i:i + batch_size])
-        feats.append(f.cpu())
-        if p is not None:
-            probs.append(p.cpu())
+    with torch.no_grad():
+        for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, unit="batch"):
+            f, p = extractor.features_and_probs(images[i:i + batch_size])
+            feats.append(f.cpu())
+            if p is not None:
+                probs.append(p.cpu())
     return torch.cat(feats), (torch.cat(probs) if probs else None)
