@@ -183,6 +183,8 @@ class TricksConfig:
     one_sided: bool = opt(False, help="smooth/noise only the real targets")
     ema: Optional[float] = opt(None, help="decay of an exponential moving average of G used for sampling")
     diffaug: list = opt([], help="differentiable augmentations of D's inputs: color, translation, cutout")
+    pack: int = opt(1, min=1, help="PacGAN packing: D scores m samples at once (all real or all generated), "
+                    "concatenated along channels; 1 = off")
 
 
 @dataclass

@@ -253,9 +253,19 @@ class AdversarialMethod(Method):
         self.total_steps: int | None = None
         self.G_ema: nn.Module | None = None
 
+    # why D cannot score packed inputs (None: it can): a method whose D scores each sample against something of
+    # its own (a condition, a code, an encoding, several scales) says so here, and tricks.pack > 1 is refused
+    pack_refusal: str | None = None
+
     @classmethod
     def validate(cls, cfg: Config) -> None:
         validate_tricks(cfg)
+        m = cfg.tricks.pack
+        if m > 1 and cls.pack_refusal:
+            raise ConfigError(f"tricks.pack={m} with method={cls.name}: {cls.pack_refusal}; use tricks.pack=1")
+        if m > 1 and cfg.train.batch_size % m:
+            raise ConfigError(f"tricks.pack={m} with train.batch_size={cfg.train.batch_size}: D scores groups of "
+                              f"{m} samples, so the batch size must be a multiple of {m}")
 
     # --- networks ------------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -290,12 +300,14 @@ class AdversarialMethod(Method):
         return tricks.instance_noise_std(tc.instance_noise, tc.instance_noise_anneal, self.g_steps, total)
 
     def d_view(self, x):
-        """What D sees of a (real or generated) input: DiffAugment, then instance noise. ``x`` may be a
-        list of the same batch at several scales."""
+        """What D sees of a (real or generated) input: DiffAugment, then instance noise, then packing
+        (``tricks.pack`` samples per D input; only methods whose ``pack_refusal`` is None allow it). ``x`` may be
+        a list of the same batch at several scales."""
         tc = self.cfg.tricks
         if tc.diffaug:
             x = tricks.diff_augment(x, tc.diffaug)
-        return tricks.add_noise(x, self.noise_std())
+        x = tricks.add_noise(x, self.noise_std())
+        return tricks.pack(x, tc.pack) if tc.pack > 1 else x
 
     def targets(self, n: int, device):
         return tricks.label_targets(self.cfg.tricks, n, device)

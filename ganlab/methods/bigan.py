@@ -18,6 +18,7 @@ class BiGAN(GAN):
     name = "bigan"
     description = "BiGAN: generator, encoder and a critic of (image, latent) pairs"
     capabilities = Capabilities(encoder="E(x)")
+    pack_refusal = "D scores (image, code) pairs, and a pack of several pairs would need an encoder per pack"
 
     def __init__(self, cfg, data_info, device):
         super().__init__(cfg, data_info, device)

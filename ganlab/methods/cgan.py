@@ -30,6 +30,7 @@ class ConditionalGAN(GAN):
     needs_labels = True
     description = "tag-/class-conditional GAN (label maps, projection or concatenation in D; optional mismatch)"
     capabilities = Capabilities(conditions="attributes", mixes_conditions=True, sections=("cond",))
+    pack_refusal = "D scores each sample against its own tags, which a pack of several samples does not have"
 
     def __init__(self, cfg, data_info, device):
         self.cond = Conditioning(cfg.cond.attributes, data_info.attributes)

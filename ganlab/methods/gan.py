@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ganlab.errors import ConfigError
+from ganlab.methods import tricks
 from ganlab.methods.base import AdversarialMethod, Batch
 from ganlab.models import build_discriminator, build_generator
 
@@ -33,7 +34,7 @@ class GAN(AdversarialMethod):
     def build(self) -> None:
         """Set ``self.G`` and ``self.D``."""
         self.G = build_generator(self.cfg.model, self.data_info.shape, self.cfg.model.latent_dim)
-        self.D = build_discriminator(self.cfg.model, self.data_info.shape)
+        self.D = build_discriminator(self.cfg.model, tricks.packed_shape(self.data_info.shape, self.cfg.tricks.pack))
 
     def train_inputs(self, n: int, batch: Batch) -> dict:
         """Generator inputs for a training batch, on the device (conditional methods take the batch's labels)."""

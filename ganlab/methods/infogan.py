@@ -26,6 +26,7 @@ class InfoGAN(GAN):
     name = "infogan"
     description = "InfoGAN: categorical and continuous latent codes recovered by a Q head on D"
     capabilities = Capabilities(conditions="codes", reads_conditions=True, sections=("info",))
+    pack_refusal = "Q reads each sample's own code back from D's features, which a pack mixes"
 
     def __init__(self, cfg, data_info, device):
         self.cats = [int(k) for k in cfg.info.categorical]

@@ -14,6 +14,7 @@ from ganlab.models.msg import MSGDiscriminator, MSGGenerator, pyramid
 class MSGGAN(GAN):
     name = "msggan"
     description = "MSG-GAN: multi-scale gradients between every generator block and the discriminator"
+    pack_refusal = "D takes the images at every scale through its own blocks; packing is not built for them"
 
     @classmethod
     def validate(cls, cfg):

@@ -1,5 +1,5 @@
 """Training tricks shared by every adversarial method: instance noise, soft/noisy label targets,
-differentiable augmentation (DiffAugment) and an exponential moving average of G.
+differentiable augmentation (DiffAugment), PacGAN packing and an exponential moving average of G.
 
 Everything here works on tensors and never syncs with the host. The methods call these from the
 one shared D/G step path in ``ganlab.methods.base.AdversarialMethod``.
@@ -132,6 +132,24 @@ def diff_augment(x, policy: Sequence[str], translation: float = 0.125, cutout: f
         else:
             raise ValueError(f"unknown DiffAugment policy {p!r}; choose from: {', '.join(DIFFAUG_POLICIES)}")
     return type(x)(xs) if was_list else xs[0]
+
+
+# --------------------------------------------------------------------------- packing
+
+def packed_shape(shape: tuple, m: int) -> tuple:
+    """The shape D sees under packing by ``m``: ``m`` samples side by side along the first (channel or
+    coordinate) axis."""
+    return (shape[0] * m, *shape[1:])
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN (Lin et al., 2018): ``m`` consecutive samples of a batch ``[B, C, ...]`` become one input
+    ``[B // m, m * C, ...]`` that D scores as one, so a generator that repeats itself is easier to tell from
+    the data. A remainder of ``B % m`` samples is left out."""
+    if m <= 1:
+        return x
+    b = (x.shape[0] // m) * m
+    return x[:b].reshape(b // m, m * x.shape[1], *x.shape[2:])
 
 
 # --------------------------------------------------------------------------- EMA of G

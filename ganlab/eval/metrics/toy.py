@@ -2,10 +2,13 @@
 
 Each sample is assigned to its nearest mixture mean.  It is *high quality* when it lies within
 ``n_std`` (3) standard deviations of that mean.  A mode is *captured* when at least
-``min_count`` high-quality samples are assigned to it.  ``min_count=20`` is the threshold used
-in the VEEGAN line of 2-D benchmarks (2,500 samples; a mode with fewer than 20 samples in its
-3-sigma ball counts as missed); PacGAN's released code counts a mode with any high-quality sample,
-which is ``min_count=1``.  Reverse KL is ``KL(q || p)`` between ``q``, the histogram of the
+``min_count`` high-quality samples are assigned to it.
+
+``toy/modes`` follows the published protocol (PacGAN, after VEEGAN: 2,500 samples, ring-8 with
+std 0.01 on the unit circle, grid-25 with std 0.05 on -4..4 step 2): a mode counts when it has at
+least one high-quality sample (``min_count=1``), so its numbers sit beside the papers' rows.
+``toy/modes_20`` is a stricter count under its own name: a mode needs 20 high-quality samples
+(of 2,500, a quarter of its fair share on ring-8), which a generator that only grazes a mode misses.  Reverse KL is ``KL(q || p)`` between ``q``, the histogram of the
 high-quality samples over the modes, and ``p`` the uniform distribution over the K modes (the
 true mixture weights); empty bins of ``q`` contribute 0.
 """
@@ -80,12 +83,15 @@ def mode_stats(samples, modes, std, n_std: float = 3.0, min_count: int = 20) -> 
 # --------------------------------------------------------------------------- registration
 
 def _rows(inp):
-    r = mode_stats(inp.fake, inp.modes, inp.mode_std)
+    r = mode_stats(inp.fake, inp.modes, inp.mode_std, min_count=1)
+    strict = sum(c >= 20 for c in r["counts"])
     return [{"metric": "toy/modes", "value": r["modes_captured"], "of": len(inp.modes)},
+            {"metric": "toy/modes_20", "value": strict, "of": len(inp.modes)},
             {"metric": "toy/high_quality", "value": r["high_quality_fraction"]},
             {"metric": "toy/reverse_kl", "value": r["reverse_kl"]}]
 
 
-register_metric(Metric("toy", rows=("toy/modes", "toy/high_quality", "toy/reverse_kl"), lower=("toy/reverse_kl",),
+register_metric(Metric("toy", rows=("toy/modes", "toy/modes_20", "toy/high_quality", "toy/reverse_kl"), lower=("toy/reverse_kl",),
                        needs=("modes",), kinds=("points",), compute=_rows,
-                       description="modes captured, high-quality share and reverse KL on 2-D mixtures"))
+                       description="modes captured (published rule: one high-quality sample; and with 20), high-quality share "
+                                   "and reverse KL on 2-D mixtures"))

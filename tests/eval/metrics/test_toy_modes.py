@@ -107,3 +107,16 @@ def test_stacked_mnist_errors():
         count_modes(np.array([1, 2, 3]))
     with pytest.raises(ValueError):
         count_modes(np.array([[0.5, 1.0, 2.0]]))
+
+
+def test_the_metric_counts_modes_by_the_published_rule_and_the_strict_one_apart():
+    """toy/modes: a mode counts with one high-quality sample (PacGAN/VEEGAN); toy/modes_20 needs 20."""
+    from types import SimpleNamespace
+
+    from ganlab.eval.metrics.toy import _rows
+    modes = ring_modes(8)
+    fake = np.concatenate([np.repeat(modes[:6], 40, axis=0), modes[6:7], np.repeat(modes[7:], 5, axis=0)])
+    rows = {r["metric"]: r for r in _rows(SimpleNamespace(fake=fake, modes=modes, mode_std=0.01))}
+    assert rows["toy/modes"]["value"] == 8 and rows["toy/modes"]["of"] == 8
+    assert rows["toy/modes_20"]["value"] == 6 and rows["toy/modes_20"]["of"] == 8
+    assert rows["toy/high_quality"]["value"] == 1.0
