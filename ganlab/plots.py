@@ -81,6 +81,41 @@ def save_scatter(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str 
     return Path(path)
 
 
+class ScatterSeries:
+    """``save_scatter`` for a series of frames (a run's epochs): one figure is kept and its points are moved for
+    each frame, so a frame costs a savefig instead of a new figure and its layout (half the time)."""
+
+    def __init__(self):
+        self.fig = None
+
+    def save(self, real: torch.Tensor, fake: torch.Tensor, path: Path, title: str = "") -> Path:
+        r, f = real.detach().cpu().float().numpy(), fake.detach().cpu().float().numpy()
+        if self.fig is None:
+            self.fig, self.ax = plt.subplots(figsize=(5, 5), dpi=100)
+            self.real = self.ax.scatter(r[:, 0], r[:, 1], s=4, alpha=0.4, label="real", c="tab:blue")
+            self.fake = self.ax.scatter(f[:, 0], f[:, 1], s=4, alpha=0.4, label="generated", c="tab:orange")
+            self.ax.set_aspect("equal")
+            self.ax.legend(loc="upper right", markerscale=3)
+            self.title = self.ax.set_title(" ")
+            self.fig.tight_layout()
+        self.real.set_offsets(r)
+        self.fake.set_offsets(f)
+        self.title.set_text(printable(title))
+        both = np.concatenate([r, f]) if len(r) else f
+        lo, hi = both.min(0), both.max(0)
+        pad = 0.05 * np.maximum(hi - lo, 1e-6)  # matplotlib's own margins
+        self.ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+        self.ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+        with replacing(path) as tmp:
+            self.fig.savefig(tmp)
+        return Path(path)
+
+    def close(self) -> None:
+        if self.fig is not None:
+            plt.close(self.fig)
+            self.fig = None
+
+
 def smooth(values: np.ndarray, frac: float = 0.02) -> np.ndarray:
     """Exponential moving average, with bias correction, over about ``frac`` of the series."""
     if len(values) < 3:
