@@ -114,12 +114,24 @@ class TrainConfig:
                                          "convolutions with oneDNN on CPU and with tensor cores on CUDA")
     log_every: int = opt(20, min=1, help="flush per-step metrics to disk every N steps")
     checkpoint_every: int = opt(5, min=1, help="keep a numbered checkpoint every N epochs (latest is always kept)")
-    checkpoint_minutes: Optional[float] = opt(5.0, min=0.0, help="also save latest.pt every this many minutes "
-                                              "within an epoch, so a kill loses at most that much (null or 0: "
-                                              "only at epoch ends)")
-    n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid written every epoch")
+    checkpoint_minutes: Optional[float] = opt(5.0, min=0.0, help="save latest.pt once this many minutes of wall "
+                                              "time have passed since it was last saved (looked at after every "
+                                              "step), so a kill loses at most that much; it is always saved at the "
+                                              "end of the run, on Ctrl-C/SIGTERM, with each numbered checkpoint and "
+                                              "before an evaluation. null or 0: at every epoch end, never within one")
+    sample_every: Optional[int] = opt(None, min=1, help="write the sample grid every N epochs (counted in epochs, "
+                                      "not steps) and after the last one; null: every epoch in runs of up to 25 "
+                                      "epochs, else every ceil(epochs/25)-th (about 25 grids)")
+    plot_minutes: Optional[float] = opt(1.0, min=0.0, help="redraw losses.png at an epoch end once this many "
+                                        "minutes have passed since it was last drawn; it is always drawn at the end "
+                                        "of the run and when it is stopped. null or 0: at every epoch end")
+    n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid")
     tensorboard: bool = opt(True)
     progress: bool = opt(True, help="show a progress bar")
+
+    def grid_every(self) -> int:
+        """The epochs between sample grids: ``sample_every``, or for null one that gives about 25 grids."""
+        return self.sample_every or max(1, math.ceil(self.epochs / 25))
 
     def reached(self, epoch: int, g_steps: int) -> bool:
         """Whether a run at ``epoch`` (completed epochs) after ``g_steps`` generator steps has done its plan."""

@@ -24,7 +24,8 @@ from ganlab.methods import METHODS
 
 # config keys that may differ between the run being resumed and the config given now
 RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
-                     "train.checkpoint_every", "train.checkpoint_minutes", "train.device", "train.channels_last",
+                     "train.checkpoint_every", "train.checkpoint_minutes", "train.sample_every", "train.plot_minutes",
+                     "train.device", "train.channels_last",
                      "train.compile", "data.loading", "data.max_memory", "data.cache_dir"}
 
 

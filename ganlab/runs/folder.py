@@ -3,7 +3,7 @@
     RUN/config.yaml            fully resolved config
     RUN/data.json              what the networks were built for (shape, attributes)
     RUN/checkpoints/latest.pt  and epoch-NNNN.pt every train.checkpoint_every epochs (best.pt by eval)
-    RUN/samples/epoch-NNNN.png a grid from the same fixed inputs every epoch
+    RUN/samples/epoch-NNNN.png a grid from the same fixed inputs every train.sample_every epochs and the last
     RUN/metrics.jsonl          per-step losses and statistics
     RUN/losses.png             smoothed curves, one panel per quantity
     RUN/tb/                    TensorBoard event files

@@ -2,6 +2,12 @@
 or streamed from its memory-mapped cache (ganlab.train.batches), hands them to ``method.train_step``, and
 keeps the run folder (samples, metrics, plots, checkpoints) up to date. Losses stay on the device until they
 are flushed every ``log_every`` iterations with one host transfer.
+
+What is written between steps is scheduled so that a small run spends its time training: latest.pt on a
+clock (``train.checkpoint_minutes``) and always at the end, on a stop, with each numbered checkpoint and before
+an evaluation; the sample grid every ``train.sample_every`` epochs (and the last); the loss plot on a clock
+(``train.plot_minutes``) and at the end. None of them touches the training's random streams, so the schedule
+never changes the weights. The run's last line says where its time went.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -113,7 +120,10 @@ class Trainer:
         self._in_eval = False      # a signal during evaluation stops at once (the epoch's checkpoint is written)
         self._forced = False       # a second signal: stop at once, without saving
         self._eval_cut = False     # the stop came during an evaluation
-        self._saved_at = time.monotonic()
+        self._saved_at = self._plotted_at = _now()
+        self._scatter = None       # the points' figure, kept from one grid to the next
+        self.timing = dict.fromkeys(TIMED, 0.0)  # seconds spent in each part of the run, for its last line
+        self.counts = dict.fromkeys(TIMED, 0)
         self.lock = None
 
     # ------------------------------------------------------------------------------------ batches
@@ -149,15 +159,42 @@ class Trainer:
         ckpt.set_rng_state(state["rng"])
 
     def save_checkpoint(self, numbered: bool = False) -> None:
-        self._saved_at = time.monotonic()
         if self.rank != 0:
+            self._saved_at = _now()
             return
-        self.flush()
-        self.check_weights()
-        state = self.state()
-        ckpt.save_atomic(state, self.run.latest)
-        if numbered:
-            ckpt.copy_atomic(self.run.latest, self.run.epoch_checkpoint(self.epoch))  # bytes copied, not re-serialised
+        with self.timed("checkpoints"):
+            self.flush()
+            self.check_weights()
+            state = self.state()
+            ckpt.save_atomic(state, self.run.latest)
+            if numbered:  # bytes copied, not re-serialised
+                ckpt.copy_atomic(self.run.latest, self.run.epoch_checkpoint(self.epoch))
+        self._saved_at = _now()  # the clock runs from the end of a write, so slow disks cannot fill it
+
+    def checkpoint_due(self) -> bool:
+        """Whether latest.pt is due on the clock: ``train.checkpoint_minutes`` since it was last written (with
+        null or 0, at every epoch end; this is only asked mid-epoch when the clock is set)."""
+        every = (self.cfg.train.checkpoint_minutes or 0) * 60
+        return not every or _now() - self._saved_at >= every
+
+    @contextmanager
+    def timed(self, part: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timing[part] += time.perf_counter() - start
+            self.counts[part] += 1
+
+    def time_report(self, total: float) -> str:
+        """Where the run's time went: the steps against everything written between them."""
+        t, c = self.timing, self.counts
+        other = max(0.0, total - sum(t.values()))
+        share = 100 * t["steps"] / total if total > 0 else 100.0
+        parts = [f"{TIMED[k]} {t[k]:.1f} s" + (f" ({c[k]})" if k != "steps" and c[k] else "")
+                 for k in TIMED if k != "steps"]
+        return (f"time: {total:.1f} s training, {share:.1f}% in the steps ({t['steps']:.1f} s); "
+                + ", ".join(parts) + f", other {other:.1f} s")
 
     # ------------------------------------------------------------------------------------ logging
     def flush(self) -> None:
@@ -210,26 +247,51 @@ class Trainer:
                        + f"; {kept}; lower optim.g_lr / optim.d_lr (or add tricks) and train again")
 
     def end_of_epoch_outputs(self) -> None:
+        """The held-out score (every epoch: it is a metric), and the sample grid and loss plot when they are due."""
         if self.rank != 0:
             return
+        tc = self.cfg.train
+        if self.done() or self.epoch % tc.grid_every() == 0:
+            with self.timed("samples"):
+                self.write_samples()
+        elif self.method.capabilities.held_out:
+            with self.timed("samples"):
+                self.log_held_out_score()
+        if self.done() or not tc.plot_minutes or _now() - self._plotted_at >= tc.plot_minutes * 60:
+            self.draw_losses()
+
+    def write_samples(self) -> None:
+        """The grid of the fixed inputs, in the epoch's file (a run stopped by train.steps within an epoch writes
+        the last completed epoch's name with its final state)."""
+        rng = _rng_streams(self.device)  # generating must not move the training's random streams
         self.method.train(False)
         try:
             out = self.method.generate(self.fixed)
         finally:
             self.method.train(True)
+            _set_rng_streams(rng)
         if self.method.capabilities.held_out:
             self.log_held_out_score()
         if self.data_info.kind == "points":
             pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
             real = self.source.rows(pick.to(self.device))
-            plots.save_scatter(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
+            if self._scatter is None:
+                self._scatter = plots.ScatterSeries()
+            self._scatter.save(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
         else:
             plots.save_grid(out, self.run.sample_grid(self.epoch), self.data_info.output)
             if self.writer is not None:
                 self.writer.add_image("samples", plots.grid_tensor(out, self.data_info.output), self.global_iter)
-        plots.plot_losses(self.history, self.run.losses_png, title=self.run.path.name)
-        if self.writer is not None:
-            self.writer.flush()
+
+    def draw_losses(self) -> None:
+        """Redraw losses.png from the whole history (and flush the event files)."""
+        if self.rank != 0:
+            return
+        with self.timed("plot"):
+            plots.plot_losses(self.history, self.run.losses_png, title=self.run.path.name)
+            if self.writer is not None:
+                self.writer.flush()
+        self._plotted_at = _now()
 
     def log_held_out_score(self) -> None:
         """The method's score on its held-out items (the VAE's test MSE), one record per epoch in metrics.jsonl."""
@@ -364,6 +426,7 @@ class Trainer:
         handlers = self._catch_signals()
         self.method.train(True)
         save_every = (tc.checkpoint_minutes or 0) * 60
+        started = time.perf_counter()
         try:
             if self.resume:
                 self.maybe_evaluate(missing_only=True)  # an evaluation cut short by a signal runs again
@@ -378,7 +441,9 @@ class Trainer:
                     if self._stop_signal is not None:
                         raise Interrupted(self._stop_signal)
                     i = self.iter_in_epoch
+                    t0 = time.perf_counter()
                     stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
+                    self.timing["steps"] += time.perf_counter() - t0
                     self._buffer.append((self.global_iter, self.epoch, self.method.g_steps, stats))
                     self.iter_in_epoch += 1
                     self.global_iter += 1
@@ -386,7 +451,7 @@ class Trainer:
                     if self.global_iter % tc.log_every == 0:
                         self.flush()
                         bar.set_postfix(self._postfix, refresh=False)
-                    if save_every and time.monotonic() - self._saved_at >= save_every:
+                    if save_every and _now() - self._saved_at >= save_every:
                         self.save_checkpoint()  # mid-epoch: a kill now loses at most save_every seconds
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
                         break
@@ -395,8 +460,10 @@ class Trainer:
                     self.iter_in_epoch = 0
                 self.flush()
                 self.end_of_epoch_outputs()
-                numbered = self.epoch % tc.checkpoint_every == 0 or self.done()
-                self.save_checkpoint(numbered=numbered and self.iter_in_epoch == 0)
+                ended = self.iter_in_epoch == 0  # (not ended: train.steps stopped the run within the epoch)
+                numbered = ended and (self.epoch % tc.checkpoint_every == 0 or self.done())
+                if numbered or self.done() or self.checkpoint_due() or (ended and self.eval_due()):
+                    self.save_checkpoint(numbered=numbered)  # an evaluation cut short resumes from this epoch's end
                 self.maybe_evaluate()
         except KeyboardInterrupt:
             bar.close()
@@ -408,6 +475,8 @@ class Trainer:
         finally:
             bar.close()
             self.source.close()
+            if self._scatter is not None:
+                self._scatter.close()
             self._restore_signals(handlers)
             if self.writer is not None:
                 try:
@@ -418,6 +487,7 @@ class Trainer:
             last = self.run.sample_grids()
             self.log(f"done: {self.global_iter} iterations, {self.method.g_steps} generator steps; "
                      f"samples {last[-1] if last else '-'}")
+            self.log(self.time_report(time.perf_counter() - started))
         dist.cleanup()
         return self.run
 
@@ -457,6 +527,10 @@ class Trainer:
                      f"of that epoch and the evaluation runs again on resume; {how}")
         else:
             self.save_checkpoint()
+            try:  # the curves up to the stop; a second signal or a full disk only leaves the previous plot
+                self.draw_losses()
+            except (OSError, KeyboardInterrupt):
+                pass
             self.log(f"\ninterrupted{self._signal_name()}: saved {self.run.latest} at epoch {self.epoch}, iteration {self.iter_in_epoch}; "
                      f"{how}")
 
@@ -474,12 +548,16 @@ class Trainer:
         return (f"cannot write {where}: {e.strerror or e}{saved}; free space (or fix the folder's permissions) and "
                 f"continue with: ganlab train --resume {self.run.path}")
 
+    def eval_due(self) -> bool:
+        """Whether this point is the end of an eval.every-th epoch (or of the last)."""
+        every = self.cfg.eval.every
+        return not (every is None or self.epoch == 0 or self.iter_in_epoch != 0
+                    or (self.epoch % every and not self.done()))
+
     def maybe_evaluate(self, missing_only: bool = False) -> None:
         """Evaluate at the end of every eval.every-th epoch (and the last). ``missing_only``: only when the rows of
         this epoch are not in eval.jsonl (an evaluation interrupted before it wrote them)."""
-        every = self.cfg.eval.every
-        if (self.rank != 0 or every is None or self.epoch == 0 or self.iter_in_epoch != 0
-                or (self.epoch % every and not self.done())):
+        if self.rank != 0 or not self.eval_due():
             return
         if self.evaluator is None:
             from ganlab.eval.during_training import TrainingEvaluator
@@ -492,10 +570,34 @@ class Trainer:
         rng = torch.get_rng_state()  # evaluation must not change the training's random stream
         self._in_eval = True
         try:
-            self.evaluator(self.method, self.epoch, lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
+            with self.timed("eval"):
+                self.evaluator(self.method, self.epoch,
+                               lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
         finally:
             self._in_eval = False
         torch.set_rng_state(rng)
+
+
+def _now() -> float:
+    """The clock of the checkpoint and plot schedules (a function, so tests can move it)."""
+    return time.monotonic()
+
+
+# the parts of a run's time that its last line names (the rest is "other": the metrics log, the bar, ...)
+TIMED = {"steps": "steps", "samples": "sample grids", "plot": "loss plot", "checkpoints": "checkpoints",
+         "eval": "evaluation"}
+
+
+def _rng_streams(device) -> tuple:
+    cuda = device.type == "cuda" and torch.cuda.is_initialized()
+    return device, torch.get_rng_state(), (torch.cuda.get_rng_state(device) if cuda else None)
+
+
+def _set_rng_streams(state: tuple) -> None:
+    device, cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def _unflat_tensors(flat: dict, device) -> dict:

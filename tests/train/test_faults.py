@@ -120,12 +120,14 @@ class _Capped:
 
 def test_disk_write_volume_of_a_tiny_run(tmp_path, monkeypatch, tiny_config):
     disk = Disk(monkeypatch, tmp_path)
-    train(tiny_config(), out=tmp_path / "run", **QUIET)
+    train(tiny_config(**EVERY_EPOCH), out=tmp_path / "run", **QUIET)
     assert disk.written > 100_000  # the budgets below cut the run at different writes
 
 
 # free bytes that run out in each write of the tiny run (about 500 kB in all): config.yaml, data.json,
 # metrics.jsonl, the epoch-1 grid, losses.png, latest.pt; in epoch 2 the same and the numbered checkpoint
+# (latest.pt and losses.png at every epoch end, EVERY_EPOCH, so that each of them is cut once)
+EVERY_EPOCH = {"train.checkpoint_minutes": 0, "train.plot_minutes": 0}
 FULL_AT = {"config": 200, "data.json": 1_600, "metrics": 1_800, "grid": 3_000, "losses.png": 20_000,
            "latest": 100_000, "metrics-2": 178_000, "grid-2": 179_000, "losses-2": 200_000, "latest-2": 300_000,
            "epoch-0002.pt": 400_000}
@@ -137,14 +139,14 @@ def test_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path,
     disk = Disk(monkeypatch, tmp_path, free=free)
     out = tmp_path / "run"
     with pytest.raises(RunError, match="No space left on device") as e:
-        train(tiny_config(), out=out, **QUIET)
+        train(tiny_config(**EVERY_EPOCH), out=out, **QUIET)
     assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
     disk.free = None  # space is freed
     if RunDir(out).is_run():
         _resume(out)
     else:  # it failed before the run folder was whole: nothing is left, so the same command runs again
         assert not out.exists(), sorted(p.name for p in out.rglob("*"))
-        train(tiny_config(), out=out, **QUIET)
+        train(tiny_config(**EVERY_EPOCH), out=out, **QUIET)
     assert _same(reference["plain"], out)
     assert _iters(out) == list(range(8))
     assert not list(out.rglob(".*tmp*")), "a temporary file was left behind"
@@ -207,7 +209,7 @@ def test_a_signal_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path, monkey
 
 def test_a_second_signal_stops_at_once_without_saving(tmp_path, monkeypatch, tiny_config, reference):
     said = []
-    trainer = Trainer(tiny_config(), RunDir(tmp_path / "run"), log=said.append)
+    trainer = Trainer(tiny_config(**{"train.checkpoint_minutes": 0}), RunDir(tmp_path / "run"), log=said.append)
     _signal_at(monkeypatch, trainer, 6, [signal.SIGTERM, signal.SIGTERM])
     with pytest.raises(Interrupted):
         trainer.fit()
