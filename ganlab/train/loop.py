@@ -171,6 +171,10 @@ class Trainer:
                 ckpt.copy_atomic(self.run.latest, self.run.epoch_checkpoint(self.epoch))
         self._saved_at = _now()  # the clock runs from the end of a write, so slow disks cannot fill it
 
+    def keep_rng(self):
+        """A block after which the training's random streams (CPU, and the run's GPU) are as they were before."""
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     def checkpoint_due(self) -> bool:
         """Whether latest.pt is due on the clock: ``train.checkpoint_minutes`` since it was last written (with
         null or 0, at every epoch end; this is only asked mid-epoch when the clock is set)."""
@@ -251,11 +255,10 @@ class Trainer:
         if self.rank != 0:
             return
         tc = self.cfg.train
-        if self.done() or self.epoch % tc.grid_every() == 0:
-            with self.timed("samples"):
+        with self.timed("samples"):
+            if self.done() or self.epoch % tc.grid_every() == 0:
                 self.write_samples()
-        elif self.method.capabilities.held_out:
-            with self.timed("samples"):
+            if self.method.capabilities.held_out:
                 self.log_held_out_score()
         if self.done() or not tc.plot_minutes or _now() - self._plotted_at >= tc.plot_minutes * 60:
             self.draw_losses()
@@ -263,15 +266,12 @@ class Trainer:
     def write_samples(self) -> None:
         """The grid of the fixed inputs, in the epoch's file (a run stopped by train.steps within an epoch writes
         the last completed epoch's name with its final state)."""
-        rng = _rng_streams(self.device)  # generating must not move the training's random streams
         self.method.train(False)
         try:
-            out = self.method.generate(self.fixed)
+            with self.keep_rng():  # generating must not move the training's random streams
+                out = self.method.generate(self.fixed)
         finally:
             self.method.train(True)
-            _set_rng_streams(rng)
-        if self.method.capabilities.held_out:
-            self.log_held_out_score()
         if self.data_info.kind == "points":
             pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch))[: out.shape[0] * 4]
             real = self.source.rows(pick.to(self.device))
@@ -425,7 +425,6 @@ class Trainer:
         self._postfix = {}
         handlers = self._catch_signals()
         self.method.train(True)
-        save_every = (tc.checkpoint_minutes or 0) * 60
         started = time.perf_counter()
         try:
             if self.resume:
@@ -451,8 +450,8 @@ class Trainer:
                     if self.global_iter % tc.log_every == 0:
                         self.flush()
                         bar.set_postfix(self._postfix, refresh=False)
-                    if save_every and _now() - self._saved_at >= save_every:
-                        self.save_checkpoint()  # mid-epoch: a kill now loses at most save_every seconds
+                    if tc.checkpoint_minutes and self.checkpoint_due():
+                        self.save_checkpoint()  # mid-epoch: a kill now loses at most checkpoint_minutes
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
                         break
                 if self.iter_in_epoch >= self.iters_per_epoch:
@@ -567,15 +566,13 @@ class Trainer:
         if self._stop_signal is not None:
             raise Interrupted(self._stop_signal)
         state = self.state()  # what best.pt holds: the state before evaluation touched any random stream
-        rng = torch.get_rng_state()  # evaluation must not change the training's random stream
         self._in_eval = True
         try:
-            with self.timed("eval"):
+            with self.timed("eval"), self.keep_rng():  # evaluation must not change the training's random streams
                 self.evaluator(self.method, self.epoch,
                                lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
         finally:
             self._in_eval = False
-        torch.set_rng_state(rng)
 
 
 def _now() -> float:
@@ -586,18 +583,6 @@ def _now() -> float:
 # the parts of a run's time that its last line names (the rest is "other": the metrics log, the bar, ...)
 TIMED = {"steps": "steps", "samples": "sample grids", "plot": "loss plot", "checkpoints": "checkpoints",
          "eval": "evaluation"}
-
-
-def _rng_streams(device) -> tuple:
-    cuda = device.type == "cuda" and torch.cuda.is_initialized()
-    return device, torch.get_rng_state(), (torch.cuda.get_rng_state(device) if cuda else None)
-
-
-def _set_rng_streams(state: tuple) -> None:
-    device, cpu, cuda = state
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
 
 
 def _unflat_tensors(flat: dict, device) -> dict:
