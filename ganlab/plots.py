@@ -63,22 +63,12 @@ def grid_tensor(images: torch.Tensor, output: str = "tanh", nrow: int | None = N
 
 
 def save_scatter(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str = "") -> Path:
-    """Real vs generated 2-D points."""
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    r, f = real.detach().cpu().numpy(), fake.detach().cpu().numpy()
-    ax.scatter(r[:, 0], r[:, 1], s=4, alpha=0.4, label="real", c="tab:blue")
-    ax.scatter(f[:, 0], f[:, 1], s=4, alpha=0.4, label="generated", c="tab:orange")
-    ax.set_aspect("equal")
-    ax.legend(loc="upper right", markerscale=3)
-    if title:
-        ax.set_title(printable(title))
-    fig.tight_layout()
+    """Real vs generated 2-D points (one frame of a ``ScatterSeries``)."""
+    series = ScatterSeries()
     try:
-        with replacing(path) as tmp:
-            fig.savefig(tmp)
+        return series.save(real, fake, path, title)
     finally:
-        plt.close(fig)
-    return Path(path)
+        series.close()
 
 
 class ScatterSeries:
