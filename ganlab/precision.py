@@ -46,16 +46,17 @@ def cpu_bf16_native() -> tuple[bool, str]:
     return False, f"the CPU has neither {' nor '.join(CPU_BF16_FLAGS)} (torch: {capability})"
 
 
-def choose(precision: str, device: torch.device) -> tuple[str, str]:
-    """(fp32 or bf16, the reason) for ``train.precision=precision`` on ``device``."""
+def choose(precision: str, device: torch.device, key: str = "train.precision") -> tuple[str, str]:
+    """(fp32 or bf16, the reason) for ``train.precision=precision`` on ``device``; ``key`` is the setting's name
+    in the messages (a command's flag, e.g. ``--precision``)."""
     device = torch.device(device)
     if precision not in PRECISIONS:
-        raise ConfigError(f"train.precision: {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
+        raise ConfigError(f"{key}: {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
     if precision == "bf16" and device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"train.precision=bf16 on a {device.type} device: ganlab runs bfloat16 on CPUs and CUDA "
-                          "devices; use train.precision=fp32 or auto")
+        raise ConfigError(f"{key}=bf16 on a {device.type} device: ganlab runs bfloat16 on CPUs and CUDA "
+                          f"devices; use {key}=fp32 or auto")
     if precision != "auto":
-        return precision, f"train.precision={precision}"
+        return precision, f"{key}={precision}"
     if device.type == "cuda":
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return "bf16", f"auto: {torch.cuda.get_device_name(device)} computes in bfloat16"

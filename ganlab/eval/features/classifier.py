@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganlab import precision as _precision
-from ganlab.errors import ConfigError, DataError, EvalError
+from ganlab.errors import DataError, EvalError
 
 
 class DomainClassifier(nn.Module):
@@ -95,14 +95,7 @@ def to_input(images: torch.Tensor, size: int, channels: int) -> torch.Tensor:
 
 def choose_precision(name: str, device) -> tuple[str, str]:
     """(fp32 or bf16, the reason) for the classifier's ``--precision name`` on ``device``."""
-    device = torch.device(device)
-    if name not in _precision.PRECISIONS:
-        raise ConfigError(f"--precision {name!r}: choose one of {', '.join(_precision.PRECISIONS)}")
-    if name == "bf16" and device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"--precision bf16 on a {device.type} device: ganlab runs bfloat16 on CPUs and CUDA "
-                          "devices; use --precision fp32 or auto")
-    chosen, why = _precision.choose(name, device)
-    return chosen, why.replace("train.precision", "--precision")
+    return _precision.choose(name, device, key="--precision")
 
 
 def train_classifier(dataset, attributes: list[str] | None = None, epochs: int = 10, batch_size: int = 128,

@@ -38,14 +38,14 @@ def test_a_tiny_classifier_learns_digits_in_either_precision(digits16, precision
 
 
 def test_precision_is_checked_in_one_line(digits16, tmp_path, capsys):
-    with pytest.raises(ConfigError, match=r"--precision 'fp16': choose one of auto, fp32, bf16"):
+    with pytest.raises(ConfigError, match=r"--precision: 'fp16' is not allowed; choose one of: auto, fp32, bf16"):
         train_classifier(digits16, precision="fp16", **_quiet())
-    with pytest.raises(ConfigError, match="--precision bf16 on a mps device"):
+    with pytest.raises(ConfigError, match="--precision=bf16 on a mps device"):
         choose_precision("bf16", "mps")
     assert choose_precision("fp32", "cpu") == ("fp32", "--precision=fp32")
     assert choose_precision("auto", "cpu")[0] in ("fp32", "bf16")
-    for bad, needle in ((["--precision", "half"], "--precision 'half'"),
-                        (["--precision", "bf16", "--device", "mps"], "--precision bf16 on a mps device")):
+    for bad, needle in ((["--precision", "half"], "--precision: 'half' is not allowed"),
+                        (["--precision", "bf16", "--device", "mps"], "--precision=bf16 on a mps device")):
         assert main(["train-classifier", "--data", "digits", "--out", str(tmp_path / "c.pt"), *bad]) == 2
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
