@@ -29,17 +29,6 @@ from ganlab.train import Trainer, resume_config, train
 QUIET = {"log": lambda *a: None}
 
 
-def _state(run, which="latest"):
-    return torch.load(RunDir(run).checkpoint(which), weights_only=False)
-
-
-def _same(a, b):
-    sa, sb = _state(a), _state(b)
-    return (sa["epoch"], sa["global_iter"]) == (sb["epoch"], sb["global_iter"]) and all(
-        torch.equal(x, y) for net in sa["modules"] for x, y in
-        zip(sa["modules"][net].values(), sb["modules"][net].values()))
-
-
 def _iters(run):
     return [json.loads(line)["iter"] for line in RunDir(run).metrics_path.read_text().splitlines()]
 
@@ -135,7 +124,7 @@ FULL_AT = {"config": 200, "data.json": 1_600, "metrics": 1_800, "grid": 3_000, "
 
 @pytest.mark.parametrize("free", list(FULL_AT.values()), ids=list(FULL_AT))
 def test_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path, monkeypatch, tiny_config,
-                                                                      reference, free):
+                                                                      reference, free, same_run):
     disk = Disk(monkeypatch, tmp_path, free=free)
     out = tmp_path / "run"
     with pytest.raises(RunError, match="No space left on device") as e:
@@ -147,7 +136,7 @@ def test_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path,
     else:  # it failed before the run folder was whole: nothing is left, so the same command runs again
         assert not out.exists(), sorted(p.name for p in out.rglob("*"))
         train(tiny_config(**EVERY_EPOCH), out=out, **QUIET)
-    assert _same(reference["plain"], out)
+    assert same_run(reference["plain"], out)
     assert _iters(out) == list(range(8))
     assert not list(out.rglob(".*tmp*")), "a temporary file was left behind"
 
@@ -169,14 +158,14 @@ def test_read_only_output_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, 
     assert not (tmp_path / "run").exists()
 
 
-def test_read_only_samples_folder_still_saves_the_checkpoint(tmp_path, monkeypatch, tiny_config):
+def test_read_only_samples_folder_still_saves_the_checkpoint(tmp_path, monkeypatch, tiny_config, run_state):
     out = tmp_path / "run"
     Disk(monkeypatch, out / "samples", read_only=True)
     with pytest.raises(RunError, match=r"cannot write .*samples.*epoch-0001\.png: Read-only file system; "
                                        r"saved .*latest\.pt"):
         train(tiny_config(), out=out, **QUIET)
     monkeypatch.undo()
-    assert _state(out)["epoch"] == 1
+    assert run_state(out)["epoch"] == 1
 
 
 # --------------------------------------------------------------------------------------------- signals
@@ -194,34 +183,37 @@ def _signal_at(monkeypatch, trainer, calls, sigs):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, reference, sig):
+def test_a_signal_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, reference, sig,
+                                                                same_run, run_state):
     trainer = Trainer(tiny_config(), RunDir(tmp_path / "run"), **QUIET)
     _signal_at(monkeypatch, trainer, 6, [sig])
     with pytest.raises(Interrupted) as e:
         trainer.fit()
     assert e.value.signum == sig
-    st = _state(tmp_path / "run")
+    st = run_state(tmp_path / "run")
     assert (st["epoch"], st["iter_in_epoch"]) == (1, 2)  # the step the signal came in was finished and saved
     assert not (tmp_path / "run" / ".lock").exists()
     _resume(tmp_path / "run")
-    assert _same(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
+    assert same_run(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
 
 
-def test_a_second_signal_stops_at_once_without_saving(tmp_path, monkeypatch, tiny_config, reference):
+def test_a_second_signal_stops_at_once_without_saving(tmp_path, monkeypatch, tiny_config, reference, same_run,
+                                                      run_state):
     said = []
     trainer = Trainer(tiny_config(**{"train.checkpoint_minutes": 0}), RunDir(tmp_path / "run"), log=said.append)
     _signal_at(monkeypatch, trainer, 6, [signal.SIGTERM, signal.SIGTERM])
     with pytest.raises(Interrupted):
         trainer.fit()
-    st = _state(tmp_path / "run")
+    st = run_state(tmp_path / "run")
     assert (st["epoch"], st["iter_in_epoch"]) == (1, 0)  # the end of epoch 1: nothing was written after it
     assert any("stopped at once" in s for s in said)
     _resume(tmp_path / "run")
-    assert _same(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
+    assert same_run(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
 
 
 @pytest.mark.parametrize("sigs", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["once", "twice"])
-def test_a_signal_while_a_checkpoint_is_written(tmp_path, monkeypatch, tiny_config, reference, sigs):
+def test_a_signal_while_a_checkpoint_is_written(tmp_path, monkeypatch, tiny_config, reference, sigs, same_run,
+                                                run_state):
     """Once: the write finishes, then the loop stops and saves. Twice: the write is abandoned, the previous
     latest.pt stays whole and no temporary file is left."""
     import ganlab.files
@@ -241,12 +233,13 @@ def test_a_signal_while_a_checkpoint_is_written(tmp_path, monkeypatch, tiny_conf
         train(cfg, out=out, **QUIET)
     monkeypatch.setattr(ganlab.files.torch, "save", real)
     assert not list(out.rglob(".*tmp*"))
-    assert _state(out)["global_iter"] == (2 if len(sigs) == 1 else 1)
+    assert run_state(out)["global_iter"] == (2 if len(sigs) == 1 else 1)
     _resume(out)
-    assert _same(reference["plain"], out) and _iters(out) == list(range(8))
+    assert same_run(reference["plain"], out) and _iters(out) == list(range(8))
 
 
-def test_a_signal_during_evaluation_evaluates_again_on_resume(tmp_path, monkeypatch, tiny_config, reference):
+def test_a_signal_during_evaluation_evaluates_again_on_resume(tmp_path, monkeypatch, tiny_config, reference,
+                                                              same_run, run_state):
     import ganlab.eval.during_training as during
     real = during.compute
 
@@ -259,13 +252,13 @@ def test_a_signal_during_evaluation_evaluates_again_on_resume(tmp_path, monkeypa
     with pytest.raises(Interrupted):
         train(tiny_config(**EVAL), out=out, **QUIET)
     monkeypatch.setattr(during, "compute", real)
-    assert not RunDir(out).eval_path.exists() and _state(out)["epoch"] == 1
+    assert not RunDir(out).eval_path.exists() and run_state(out)["epoch"] == 1
     _resume(out)
     rows = [json.loads(line) for line in RunDir(out).eval_path.read_text().splitlines()]
     want = [json.loads(line) for line in RunDir(reference["evaluated"]).eval_path.read_text().splitlines()]
     assert [(r["epoch"], r["metric"], r["value"]) for r in rows] == [(r["epoch"], r["metric"], r["value"])
                                                                         for r in want]
-    assert _same(reference["evaluated"], out)
+    assert same_run(reference["evaluated"], out)
 
 
 def test_sigterm_during_the_first_decode_leaves_nothing_and_the_command_runs_again(tmp_path, monkeypatch, capsys):
@@ -300,7 +293,7 @@ HOLD = ("import sys, time; from ganlab.runs.lock import RunLock; RunLock(sys.arg
 
 
 def test_a_second_writer_is_refused_naming_the_first_and_a_stale_lock_is_taken_over(tmp_path, tiny_config,
-                                                                                   reference, capsys):
+                                                                                   reference, capsys, same_run):
     out = tmp_path / "run"
     part = Trainer(tiny_config(**{"train.epochs": 1}), RunDir(out), **QUIET)
     part.fit()
@@ -319,7 +312,7 @@ def test_a_second_writer_is_refused_naming_the_first_and_a_stale_lock_is_taken_o
     said = []
     train(resume_config(RunDir(out), {"train.epochs": 2}), resume=out, log=said.append)
     assert any("stale lock" in str(s) and str(holder.pid) in str(s) for s in said)
-    assert _same(reference["plain"], out) and not (out / ".lock").exists()
+    assert same_run(reference["plain"], out) and not (out / ".lock").exists()
 
 
 def test_two_trainings_started_together_on_one_folder(tmp_path):
@@ -344,7 +337,7 @@ def test_the_lock_is_released_when_training_fails(tmp_path, tiny_config):
 
 
 # --------------------------------------------------------------------------------------------- readers
-def test_readers_of_a_training_run_see_only_whole_checkpoints(tmp_path, tiny_config):
+def test_readers_of_a_training_run_see_only_whole_checkpoints(tmp_path, tiny_config, run_state):
     """A reader (``ganlab sample``/``eval`` load latest.pt) racing 200 rewrites of it never sees half a file."""
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", **QUIET)
     state = checkpoint.load(run.latest)
@@ -376,7 +369,7 @@ def test_report_and_sample_read_a_run_whose_log_is_cut_mid_line(tmp_path, tiny_c
     assert (tmp_path / "s.png").is_file()
 
 
-def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, tiny_config, reference):
+def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, tiny_config, reference, same_run):
     """Under nohup or as a background job SIGINT is ignored on purpose: training does not start listening to it."""
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -386,4 +379,4 @@ def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, tiny_config, ref
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, old)
-    assert _same(reference["plain"], tmp_path / "run")
+    assert same_run(reference["plain"], tmp_path / "run")

@@ -20,17 +20,6 @@ QUIET = {"log": lambda *a: None}
 RARELY = {"train.checkpoint_minutes": 1000, "train.plot_minutes": 1000}  # the clocks never come due in a test
 
 
-def _state(run):
-    return torch.load(RunDir(run).latest, weights_only=False)
-
-
-def _same(a, b):
-    sa, sb = _state(a), _state(b)
-    return (sa["epoch"], sa["global_iter"]) == (sb["epoch"], sb["global_iter"]) and all(
-        torch.equal(x, y) for net in sa["modules"] for x, y in
-        zip(sa["modules"][net].values(), sb["modules"][net].values()))
-
-
 def _grids(run):
     return [p.name for p in RunDir(run).sample_grids()]
 
@@ -90,15 +79,15 @@ def test_grids_every_n_epochs_and_after_the_last(tmp_path, tiny_config):
     assert _grids(run.path) == ["epoch-0001.png", "epoch-0002.png", "epoch-0003.png"]
 
 
-def test_the_schedule_does_not_change_the_weights(tmp_path, tiny_config):
+def test_the_schedule_does_not_change_the_weights(tmp_path, tiny_config, same_run):
     a = train(tiny_config(**{"train.epochs": 3, "train.checkpoint_minutes": 0, "train.plot_minutes": 0}),
               out=tmp_path / "every", **QUIET)
     b = train(tiny_config(**{"train.epochs": 3, "train.sample_every": 3, **RARELY}), out=tmp_path / "rarely", **QUIET)
-    assert _same(a.path, b.path)
+    assert same_run(a.path, b.path)
     vae = {"method": "vae", "train.epochs": 3}  # a held-out score is a metric: every epoch, whatever the grids
     a = train(tiny_config(**vae), out=tmp_path / "vae1", **QUIET)
     b = train(tiny_config(**vae, **{"train.sample_every": 2}), out=tmp_path / "vae2", **QUIET)
-    assert _same(a.path, b.path)
+    assert same_run(a.path, b.path)
     held = [[r["test_mse"] for r in map(json.loads, RunDir(p).metrics_path.read_text().splitlines()) if "test_mse" in r]
             for p in (a.path, b.path)]
     assert held[0] == held[1] and len(held[0]) == 3  # the held-out score stays a per-epoch record
@@ -131,13 +120,13 @@ def test_numbered_checkpoints_keep_their_epochs(tmp_path, monkeypatch, tiny_conf
     assert torch.load(run.checkpoints / "epoch-0004.pt", weights_only=False)["epoch"] == 4
 
 
-def test_latest_is_written_before_each_evaluation(tmp_path, monkeypatch, tiny_config):
+def test_latest_is_written_before_each_evaluation(tmp_path, monkeypatch, tiny_config, run_state):
     seen = []
     real = Trainer.maybe_evaluate
 
     def evaluating(self, missing_only=False):
         if self.eval_due():
-            seen.append((self.epoch, _state(self.run.path)["epoch"]))
+            seen.append((self.epoch, run_state(self.run.path)["epoch"]))
         return real(self, missing_only)
     monkeypatch.setattr(Trainer, "maybe_evaluate", evaluating)
     cfg = tiny_config(**{"train.epochs": 3, "eval.every": 2, "eval.metrics": ["swd"], "eval.n": 64, **RARELY})
@@ -168,7 +157,8 @@ def test_the_clock_saves_within_an_epoch(tmp_path, monkeypatch, tiny_config):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_between_scheduled_checkpoints_saves_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, sig):
+def test_a_stop_between_scheduled_checkpoints_saves_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, sig,
+                                                                        same_run):
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", **QUIET)
     w = Writes(monkeypatch)
     trainer = Trainer(tiny_config(**{"train.epochs": 3, **RARELY}), RunDir(tmp_path / "cut"), **QUIET)
@@ -187,13 +177,14 @@ def test_a_stop_between_scheduled_checkpoints_saves_and_resumes_exactly(tmp_path
     monkeypatch.undo()
     cfg = resume_config(RunDir(tmp_path / "cut"), None, ["train.sample_every=2", "train.checkpoint_minutes=0"])
     train(cfg, resume=tmp_path / "cut", **QUIET)
-    assert _same(full.path, tmp_path / "cut")
+    assert same_run(full.path, tmp_path / "cut")
     iters = [json.loads(x)["iter"] for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert iters == list(range(12))
     assert _grids(tmp_path / "cut") == ["epoch-0001.png", "epoch-0002.png", "epoch-0003.png"]
 
 
-def test_a_kill_loses_only_what_came_after_the_last_scheduled_checkpoint(tmp_path, monkeypatch, tiny_config):
+def test_a_kill_loses_only_what_came_after_the_last_scheduled_checkpoint(tmp_path, monkeypatch, tiny_config,
+                                                                         same_run, run_state):
     """A process killed without a chance to save (an exception stands in for kill -9) after the clock saved at
     the end of epoch 1 resumes from there and ends bit-identical to an uninterrupted run."""
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", **QUIET)
@@ -209,9 +200,9 @@ def test_a_kill_loses_only_what_came_after_the_last_scheduled_checkpoint(tmp_pat
     monkeypatch.setattr(trainer.method, "train_step", killed)
     with pytest.raises(SystemExit):
         trainer.fit()
-    assert (_state(tmp_path / "cut")["epoch"], _state(tmp_path / "cut")["iter_in_epoch"]) == (2, 0)
+    assert (run_state(tmp_path / "cut")["epoch"], run_state(tmp_path / "cut")["iter_in_epoch"]) == (2, 0)
     train(resume_config(RunDir(tmp_path / "cut")), resume=tmp_path / "cut", **QUIET)
-    assert _same(full.path, tmp_path / "cut")
+    assert same_run(full.path, tmp_path / "cut")
 
 
 def test_the_run_says_where_its_time_went(tmp_path, tiny_config):
