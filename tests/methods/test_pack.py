@@ -55,3 +55,20 @@ def test_refused_without_a_discriminator_or_with_a_batch_it_does_not_divide(tiny
         tiny_config(**{"tricks.pack": 3, "train.batch_size": 32})
     with pytest.raises(ConfigError, match="tricks.pack"):
         tiny_config(**{"tricks.pack": 0})
+
+
+def test_a_packed_gan_covers_the_ring(build, dataset, random_batches):
+    """The learning test of the plain GAN on ring-8 (tests/methods/test_learning.py), with D scoring pairs."""
+    ds = dataset("ring8", limit=None)
+    m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
+                            "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
+                            "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98,
+                            "tricks.pack": 2})
+    for b in random_batches(ds, 512, 1800):
+        m.train_step(b)
+    m.train(False)
+    x = m.generate(m.sample_inputs(2000, torch.Generator().manual_seed(5)))
+    d, k = torch.cdist(x, ds.modes).min(1)
+    good = d < 3 * ds.mode_std
+    modes, precise = len(set(k[good].tolist())), good.float().mean().item()
+    assert modes >= 6 and precise > 0.5, (modes, precise)
