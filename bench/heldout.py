@@ -72,36 +72,28 @@ def classifier(work: Path, images: Path, tags: Path, size: int, epochs: int, env
     return out
 
 
-def evaluate(run: Path, heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0) -> dict:
-    """Metric rows of ``run``'s latest checkpoint against the held-out images, as {name: value}: SWD needs no
-    features; the others are computed in the classifier's features."""
-    import ganlab
+def scores(heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0, **source) -> dict:
+    """{row: value} of ``metrics`` for one source of generated images (``ganlab.eval.run.evaluate``'s ``g``,
+    ``fake_dir`` or ``fake``) against the held-out images: SWD needs no features (it ignores them), the others
+    are computed in the classifier's."""
     from ganlab.eval.run import evaluate as run_eval
-    g = ganlab.load(run)
-    out = {}
-    plain = [m for m in metrics if m == "swd"]
-    featured = [m for m in metrics if m != "swd"]
-    for group, features in ((plain, "inception"), (featured, f"classifier:{clf}")):
-        if not group:
-            continue
-        rows = run_eval(g, data=str(heldout), metrics=group, n=n, features=features, seed=seed, progress=False,
-                        log=lambda *a: None)
-        for r in rows:
-            out[r["metric"]] = r["value"]
-    return out
+    rows = run_eval(data=str(heldout), metrics=metrics, n=n, features=f"classifier:{clf}", seed=seed,
+                    progress=False, log=lambda *a: None, **source)
+    return {r["metric"]: r["value"] for r in rows}
+
+
+def evaluate(run: Path, heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0,
+             checkpoint: str | None = None) -> dict:
+    """Metric rows of ``run``'s latest (or named) checkpoint against the held-out images, as {name: value}."""
+    import ganlab
+    return scores(heldout, clf, metrics, n, seed, g=ganlab.load(run, checkpoint))
+
+
+def evaluate_images(images, heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0) -> dict:
+    """The same for generated images in memory (uint8 [N, C, H, W]), e.g. another tool's samples."""
+    return scores(heldout, clf, metrics, n, seed, fake=images)
 
 
 def floor(train: Path, heldout: Path, clf: Path, metrics: list[str], n: int, size: int) -> dict:
     """The training images' own scores against the held-out ones: what a perfect generator would get."""
-    from ganlab.eval.run import evaluate as run_eval
-    out = {}
-    plain = [m for m in metrics if m == "swd"]
-    featured = [m for m in metrics if m != "swd"]
-    for group, features in ((plain, "inception"), (featured, f"classifier:{clf}")):
-        if not group:
-            continue
-        rows = run_eval(None, data=str(heldout), metrics=group, n=n, features=features, fake_dir=str(train),
-                        image_size=size, progress=False, log=lambda *a: None)
-        for r in rows:
-            out[r["metric"]] = r["value"]
-    return out
+    return scores(heldout, clf, metrics, n, fake_dir=str(train), image_size=size)

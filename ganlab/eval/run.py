@@ -85,14 +85,20 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
              n: int = 10000, features: str = "inception", fake_dir: str | None = None,
              image_size: int | None = None, labels: str | None = None,
              data_format: str = "auto", cascade: str | None = None, critic_steps: int = 500, seed: int = 0,
-             device: str = "cpu", weights: str | None = None, progress: bool = True, log=print) -> list[dict]:
-    """Evaluate a loaded run ``g`` (``ganlab.load(RUN)``; its checkpoint's samples) or a folder of images
-    (``fake_dir``) against real data; a run's rows are appended to RUN/eval.jsonl. Returns the rows.
-    (``ganlab.evaluate(RUN, ...)`` loads the run and calls this.)"""
+             device: str = "cpu", weights: str | None = None, progress: bool = True, log=print,
+             fake: torch.Tensor | None = None) -> list[dict]:
+    """Evaluate a loaded run ``g`` (``ganlab.load(RUN)``; its checkpoint's samples), a folder of images
+    (``fake_dir``) or images already in memory (``fake``: uint8 ``[N, C, H, W]``, e.g. another tool's
+    generator's samples; the real images are read at their size) against real data; a run's rows are appended
+    to RUN/eval.jsonl. Returns the rows. (``ganlab.evaluate(RUN, ...)`` loads the run and calls this.)"""
     from ganlab.eval.features import get_extractor
     t0 = time.time()
-    if (g is None) == (fake_dir is None):
-        raise EvalError("give a run folder or --fake DIR (one of them)")
+    if sum(x is not None for x in (g, fake_dir, fake)) != 1:
+        raise EvalError("give a run folder or --fake DIR (one of them)" if fake is None else
+                        "give generated images or a run or a folder of them, not both")
+    if fake is not None and (fake.dtype != torch.uint8 or fake.dim() != 4 or fake.shape[1] not in (1, 3)):
+        raise EvalError(f"generated images must be uint8 [N, 1 or 3, H, W]; got {fake.dtype} "
+                        f"{list(fake.shape)}")
     if n < 2:
         raise EvalError(f"--n {n}: compare at least 2 generated samples (and at most that many real ones)")
     if critic_steps < 0:
@@ -109,6 +115,8 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
         kind = "images"
     if image_size is not None:
         dc = replace(dc, image_size=image_size)
+    if fake is not None:
+        dc = replace(dc, image_size=fake.shape[-1], channels=fake.shape[1])
     if g is not None and kind == "images":
         dc = replace(dc, image_size=g.data_info.shape[-1], channels=g.data_info.shape[0])
     metrics = metrics or (["fid", "kid", "is"] if kind == "images" else ["toy"])
@@ -119,6 +127,8 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
     requested = None
     if g is not None:
         fake, requested = generate(g, n, seed + 1)
+    elif fake is not None:
+        fake = fake[:n]
     else:
         from ganlab.data import load_dataset
         fds = load_dataset(DataConfig(source=fake_dir, format="folder", image_size=dc.image_size,
@@ -134,7 +144,7 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
     if g is not None:
         common.update({"checkpoint": str(g.checkpoint_path), "checkpoint_step": g.g_steps, "epoch": g.epoch})
     else:
-        common["fake"] = str(fake_dir)
+        common["fake"] = str(fake_dir) if fake_dir is not None else "images in memory"
     rows = [{**r, **common} for r in rows]
     if g is not None:
         with open(g.run.eval_path, "a") as f:
