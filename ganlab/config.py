@@ -61,7 +61,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = opt("dcgan", choices=("dcgan", "mlp"), help="network family")
+    arch: str = opt("dcgan", choices=("dcgan", "resnet", "mlp"),
+                    help="network family: dcgan; resnet (SNGAN/BigGAN-style residual G and D, images of 16 to "
+                         "128 pixels; needs model.upsample=nearest or bilinear); mlp (dense, also for 2-D points)")
     latent_dim: int = opt(100, min=1)
     latent_dist: str = opt("normal", choices=("normal", "uniform"))
     upsample: str = opt("deconv", choices=("deconv", "nearest", "bilinear"), help="how G doubles resolution")
@@ -84,6 +86,14 @@ class ObjectiveConfig:
     loss: str = opt("bce", choices=("bce", "wgan", "wgan-gp", "hinge"))
     clip: Optional[float] = opt(None, min=0.0, help="WGAN weight clipping bound (default 0.01 with loss=wgan)")
     gp_lambda: Optional[float] = opt(None, min=0.0, help="gradient-penalty weight (default 10 with loss=wgan-gp)")
+    r1_gamma: float = opt(0.0, min=0.0, help="R1 penalty (Mescheder et al. 2018): gamma/2 x E||grad_x D(x)||^2 on "
+                          "the real inputs D sees, added to D's loss; 0 = off")
+    r1_every: int = opt(16, min=1, help="lazy R1 (StyleGAN2): the penalty is taken on every k-th D update only, "
+                        "multiplied by k so that its average strength stays the same; 1 = every update")
+    lecam_weight: float = opt(0.0, min=0.0, help="LeCam regularisation (Tseng et al. 2021): weight x "
+                              "(mean((D(real) - ema_fake)^2) + mean((D(fake) - ema_real)^2)) added to D's loss, "
+                              "with moving averages of D's mean output on real and on generated inputs; 0 = off")
+    lecam_decay: float = opt(0.99, min=0.0, help="decay of LeCam's moving averages of D's outputs (in [0, 1))")
 
 
 @dataclass
@@ -92,6 +102,10 @@ class OptimConfig:
     d_lr: float = opt(2e-4, min=0.0)
     g_betas: list = opt([0.5, 0.999])
     d_betas: list = opt([0.5, 0.999])
+    lr_decay: str = opt("none", choices=("none", "linear", "cosine"),
+                        help="every optimizer's rate over the planned generator steps: none keeps it; linear or "
+                             "cosine take it from the configured rate down to lr_floor x that rate at the end")
+    lr_floor: float = opt(0.0, min=0.0, help="with optim.lr_decay: the share of each rate left at the end (0 to 1)")
 
 
 @dataclass
@@ -502,6 +516,40 @@ def check_device(name, what: str = "train.device") -> str:
     return name.strip()
 
 
+def check_regularisers(cfg: Config) -> None:
+    """Refuse R1 and LeCam settings that cannot work or would do nothing."""
+    obj = cfg.objective
+    if obj.r1_gamma == 0 and obj.r1_every != ObjectiveConfig.r1_every:
+        raise ConfigError(f"objective.r1_every={obj.r1_every} has no effect without objective.r1_gamma > 0 "
+                          "(the R1 weight); set r1_gamma or drop r1_every")
+    if obj.r1_gamma > 0 and obj.loss == "wgan-gp":
+        raise ConfigError(
+            f"objective.r1_gamma={obj.r1_gamma} with objective.loss=wgan-gp: two gradient penalties that pull "
+            "against each other (WGAN-GP drives D's gradient norm on interpolates to 1, R1 drives it on real data "
+            "to 0); use objective.loss=hinge, bce or wgan with R1, or drop r1_gamma.")
+    if obj.r1_gamma > 0 and cfg.model.arch != "mlp" and cfg.model.d_norm == "batch":
+        raise ConfigError(
+            f"objective.r1_gamma={obj.r1_gamma} with model.d_norm=batch: R1 penalises each real sample's own "
+            "gradient, and batch norm mixes the samples of a batch (and its statistics would move in the "
+            "penalty's extra pass); set model.d_norm=none.")
+    if not 0 <= obj.lecam_decay < 1:
+        raise ConfigError(f"objective.lecam_decay: {obj.lecam_decay} is not a decay; give a number in [0, 1), "
+                          "e.g. 0.99")
+    if obj.lecam_weight == 0 and obj.lecam_decay != ObjectiveConfig.lecam_decay:
+        raise ConfigError(f"objective.lecam_decay={obj.lecam_decay} has no effect without objective.lecam_weight "
+                          "> 0; set lecam_weight or drop lecam_decay")
+
+
+def check_lr_decay(cfg: Config) -> None:
+    oc = cfg.optim
+    if oc.lr_floor > 1:
+        raise ConfigError(f"optim.lr_floor: {oc.lr_floor} is a share of the configured rate; give a number in "
+                          "[0, 1], e.g. 0.1")
+    if oc.lr_decay == "none" and oc.lr_floor != OptimConfig.lr_floor:
+        raise ConfigError(f"optim.lr_floor={oc.lr_floor} has no effect with optim.lr_decay=none; set "
+                          "optim.lr_decay=linear or cosine, or drop lr_floor")
+
+
 def validate(cfg: Config) -> Config:
     """Refuse options of the core sections that do not fit together and fill in defaults that depend on other
     options. The method's and the metrics' own checks run in ``ganlab.experiment``, where their registries
@@ -523,6 +571,12 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(
             "objective.loss=wgan-gp with model.d_norm=batch: the gradient penalty is taken per sample, and batch "
             "norm mixes samples; set model.d_norm=none (as in the WGAN-GP paper).")
+    check_regularisers(cfg)
+    check_lr_decay(cfg)
+    if cfg.model.arch == "resnet" and cfg.model.upsample == "deconv":
+        raise ConfigError(
+            "model.arch=resnet with model.upsample=deconv: the residual blocks upsample and then convolve "
+            "(SNGAN/BigGAN), with the same upsampling on the shortcut; set model.upsample=nearest or bilinear.")
     if cfg.train.n_critic > 1 and cfg.train.n_gen > 1:
         raise ConfigError(
             f"train.n_critic={cfg.train.n_critic} and train.n_gen={cfg.train.n_gen}: give extra steps to one "

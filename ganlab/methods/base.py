@@ -196,6 +196,17 @@ def _mean_over_processes(value: torch.Tensor) -> float:
     return value.item()
 
 
+def _average_over_processes(value: torch.Tensor) -> torch.Tensor:
+    """``value`` averaged over all processes under torchrun (a collective, no host sync), else itself: statistics
+    a method keeps across steps (LeCam's moving averages) then stay the same on every process."""
+    import torch.distributed as td
+    if td.is_available() and td.is_initialized() and td.get_world_size() > 1:
+        value = value.clone()
+        td.all_reduce(value)
+        value = value / td.get_world_size()
+    return value
+
+
 def validate_tricks(cfg: Config) -> None:
     """Refuse trick settings that cannot work or would silently do nothing."""
     tc, loss = cfg.tricks, cfg.objective.loss
@@ -250,6 +261,8 @@ class AdversarialMethod(Method):
     def __init__(self, cfg, data_info, device):
         super().__init__(cfg, data_info, device)
         self.d_steps = 0
+        self.d_update_count = 0  # D optimizer steps so far (dynamic repeats count each): lazy R1's clock
+        self.lecam_ema: torch.Tensor | None = None  # LeCam: [EMA of D's mean output on real, on fake], on device
         self.total_steps: int | None = None
         self.G_ema: nn.Module | None = None
 
@@ -355,6 +368,49 @@ class AdversarialMethod(Method):
         stats["gp"] = gp.detach()
         return loss + self.cfg.objective.gp_lambda * gp
 
+    def r1_due(self) -> bool:
+        """Whether this D update takes the (lazy) R1 penalty: every ``objective.r1_every``-th update, the first
+        one included."""
+        oc = self.cfg.objective
+        return oc.r1_gamma > 0 and self.d_update_count % oc.r1_every == 0
+
+    def add_r1(self, loss, stats, critic, real):
+        """R1 (Mescheder et al. 2018) on ``real``, the real inputs exactly as D saw them (augmented, noised,
+        packed; a tensor or a list/tuple of parts), scored by ``critic`` (with the real data's condition):
+        ``r1_gamma / 2 * r1_every * E||grad D||^2`` on the updates ``r1_due`` picks. Call it outside autocast
+        (as ``add_penalty``): the penalty's pass and its gradient are float32. ``stats["r1"]`` is the mean
+        squared gradient norm, only on the updates that take it."""
+        if not self.r1_due():
+            return loss
+        oc = self.cfg.objective
+        r1 = objectives.r1_penalty(critic, real)
+        stats["r1"] = r1.detach()
+        return loss + (0.5 * oc.r1_gamma * oc.r1_every) * r1
+
+    def add_lecam(self, loss, stats, real_logits: torch.Tensor, fake_logits: torch.Tensor):
+        """LeCam regularisation (Tseng et al. 2021): the moving averages of D's mean output on real and on
+        generated inputs are updated with this update's logits (the first update starts them there), then
+        ``lecam_weight * (mean((D(real) - ema_fake)^2) + mean((D(fake) - ema_real)^2))`` is added. The averages
+        stay on the device (no host sync) and are saved with the checkpoint."""
+        oc = self.cfg.objective
+        if oc.lecam_weight <= 0:
+            return loss
+        real, fake = real_logits.float(), fake_logits.float()
+        means = _average_over_processes(torch.stack([real.detach().mean(), fake.detach().mean()]))
+        ema = self.lecam_ema
+        self.lecam_ema = means if ema is None else oc.lecam_decay * ema + (1 - oc.lecam_decay) * means
+        term = objectives.lecam(real, fake, self.lecam_ema[0], self.lecam_ema[1])
+        stats["lecam"] = term.detach()
+        return loss + oc.lecam_weight * term
+
+    def regularise(self, loss, stats, critic, real_in, fake_in, real_logits, fake_logits):
+        """D's loss with the regularisers of ``cfg.objective`` that apply: the WGAN-GP penalty, lazy R1 and
+        LeCam. ``critic`` scores inputs like ``real_in``/``fake_in`` with the real data's condition. Outside
+        autocast."""
+        loss = self.add_penalty(loss, stats, critic, real_in, fake_in)
+        loss = self.add_r1(loss, stats, critic, real_in)
+        return self.add_lecam(loss, stats, real_logits, fake_logits)
+
     # --- the steps -----------------------------------------------------------------------------------
     def d_objective(self, batch: Batch):
         raise NotImplementedError
@@ -367,6 +423,7 @@ class AdversarialMethod(Method):
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
+        self.d_update_count += 1
         if self.cfg.objective.loss == "wgan" and self.cfg.objective.clip is not None:
             clip = self.cfg.objective.clip
             with torch.no_grad():
@@ -420,8 +477,12 @@ class AdversarialMethod(Method):
         return stats
 
     def extra_state(self) -> dict:
-        return {**super().extra_state(), "d_steps": self.d_steps}
+        return {**super().extra_state(), "d_steps": self.d_steps, "d_update_count": self.d_update_count,
+                "lecam_ema": self.lecam_ema}
 
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         self.d_steps = int(state.get("d_steps", 0))
+        self.d_update_count = int(state.get("d_update_count", self.d_steps))  # older checkpoints: one per step
+        ema = state.get("lecam_ema")
+        self.lecam_ema = None if ema is None else ema.to(self.device, torch.float32)

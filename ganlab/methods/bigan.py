@@ -52,7 +52,8 @@ class BiGAN(GAN):
             r_logit = self.pair_logits(real_in, ez)
             f_logit = self.pair_logits(fake_in, z)
             loss, stats = self.adv_d_loss(r_logit, f_logit)
-        loss = self.add_penalty(loss, stats, lambda parts: self.pair_logits(*parts), (real_in, ez), (fake_in, z))
+        loss = self.regularise(loss, stats, lambda parts: self.pair_logits(*parts), (real_in, ez), (fake_in, z),
+                               r_logit, f_logit)
         return loss, stats
 
     def g_objective(self, batch):

@@ -107,7 +107,7 @@ class GAN(AdversarialMethod):
         if extra is not None:
             loss = loss + extra.float()
         stats.update(es)
-        loss = self.add_penalty(loss, stats, lambda v: self.critic_out(v, rc)[0], real_in, fake_in)
+        loss = self.regularise(loss, stats, lambda v: self.critic_out(v, rc)[0], real_in, fake_in, r_logit, f_logit)
         return loss, stats
 
     def g_objective(self, batch: Batch):

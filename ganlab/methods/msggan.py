@@ -21,7 +21,8 @@ class MSGGAN(GAN):
         super().validate(cfg)
         if cfg.model.arch != "dcgan":
             raise ConfigError(f"method=msggan with model.arch={cfg.model.arch}: multi-scale gradients join "
-                              "convolutional blocks at matching resolutions; use model.arch=dcgan")
+                              "convolutional blocks at matching resolutions, and MSG-GAN's pair is built from the "
+                              "DCGAN blocks (an image out of and into each); use model.arch=dcgan")
 
     def build(self):
         mc = self.cfg.model

@@ -4,6 +4,8 @@
 - ``wgan``: Wasserstein critic (weight clipping is applied by the method after each D step).
 - ``wgan-gp``: Wasserstein critic with a gradient penalty on real/fake interpolates.
 - ``hinge``: hinge loss for D, -D(G(z)) for G.
+
+Regularisers of D: ``gradient_penalty`` (WGAN-GP), ``r1_penalty`` (R1, on real inputs) and ``lecam`` (LeCam).
 """
 from __future__ import annotations
 
@@ -57,3 +59,20 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args, **kw
     out = critic(x_hat, *args, **kwargs)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(critic, real) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the mean over samples of ||grad_x critic(x)||^2 at the real inputs ``real``
+    (a tensor, or a list/tuple of parts that ``critic`` takes together: the gradient norm is over all parts).
+    The inputs are taken as float32 and the gradient kept in the graph, so the penalty trains the critic."""
+    parts = list(real) if isinstance(real, (list, tuple)) else [real]
+    xs = [p.detach().float().requires_grad_(True) for p in parts]
+    out = critic(type(real)(xs) if isinstance(real, (list, tuple)) else xs[0])
+    grads = torch.autograd.grad(out.float().sum(), xs, create_graph=True)
+    return sum(g.float().flatten(1).pow(2).sum(1) for g in grads).mean()
+
+
+def lecam(real: torch.Tensor, fake: torch.Tensor, ema_real: torch.Tensor, ema_fake: torch.Tensor) -> torch.Tensor:
+    """LeCam regulariser (Tseng et al. 2021): mean((D(real) - ema_fake)^2) + mean((D(fake) - ema_real)^2), D's
+    outputs on real inputs pulled towards the moving average of its outputs on fakes, and the reverse."""
+    return ((real - ema_fake) ** 2).mean() + ((fake - ema_real) ** 2).mean()

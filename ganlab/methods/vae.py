@@ -43,6 +43,11 @@ class VAE(Method):
         if used:
             raise ConfigError(f"tricks.{used[0]} with method=vae: the training tricks act on a discriminator, and "
                               "a VAE has none; drop it.")
+        oc = cfg.objective
+        used = [k for k, on in (("r1_gamma", oc.r1_gamma > 0), ("lecam_weight", oc.lecam_weight > 0)) if on]
+        if used:
+            raise ConfigError(f"objective.{used[0]} with method=vae: it regularises a discriminator, and a VAE has "
+                              "none; drop it.")
         if cfg.model.latent_dist != "normal":
             raise ConfigError("model.latent_dist=uniform with method=vae: the VAE prior is N(0, I); "
                               "use model.latent_dist=normal")

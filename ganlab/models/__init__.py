@@ -1,6 +1,7 @@
 """Every network ganlab trains, in one package.
 
-- ``dcgan``, ``mlp``: the two families of generator and discriminator; ``build`` picks one from a ModelConfig;
+- ``dcgan``, ``resnet``, ``mlp``: the families of generator and discriminator; ``build`` picks one from a
+  ModelConfig;
 - ``conditional``: a generator conditioned on attribute embeddings;
 - ``critic``: critics with conditioning and extra heads, BiGAN's joint critic;
 - ``encoder``: x -> vector encoders (VAE, BiGAN);
@@ -13,6 +14,7 @@ from ganlab.models.build import build_discriminator, build_generator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.layers import count_parameters
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
+from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = ["build_generator", "build_discriminator", "count_parameters", "DCGANGenerator", "DCGANDiscriminator",
-           "MLPGenerator", "MLPDiscriminator"]
+           "MLPGenerator", "MLPDiscriminator", "ResNetGenerator", "ResNetDiscriminator"]

@@ -1,10 +1,11 @@
-"""``build_generator``/``build_discriminator``: the network family a ModelConfig names (DCGAN or MLP)."""
+"""``build_generator``/``build_discriminator``: the network family a ModelConfig names (DCGAN, ResNet or MLP)."""
 from __future__ import annotations
 
 from torch import nn
 
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
+from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 
 def build_generator(mc, data_shape: tuple, in_dim: int | None = None) -> nn.Module:
@@ -13,6 +14,8 @@ def build_generator(mc, data_shape: tuple, in_dim: int | None = None) -> nn.Modu
         return MLPGenerator(in_dim, data_shape, mc.mlp_hidden, mc.mlp_layers, mc.g_act, mc.leaky_slope,
                             mc.g_norm, mc.output)
     c, s, _ = data_shape
+    if mc.arch == "resnet":
+        return ResNetGenerator(in_dim, c, s, mc.g_width, mc.upsample, mc.g_norm, mc.g_act, mc.leaky_slope, mc.output)
     return DCGANGenerator(in_dim, c, s, mc.g_width, mc.upsample, mc.g_norm, mc.g_act, mc.leaky_slope, mc.output)
 
 
@@ -21,5 +24,8 @@ def build_discriminator(mc, data_shape: tuple, extra: int = 0, out_dim: int = 1)
         return MLPDiscriminator(data_shape, mc.mlp_hidden, mc.mlp_layers, mc.d_act, mc.leaky_slope,
                                 mc.spectral_norm, extra, out_dim)
     c, s, _ = data_shape
+    if mc.arch == "resnet":
+        return ResNetDiscriminator(c, s, mc.d_width, mc.d_norm, mc.d_act, mc.leaky_slope, mc.spectral_norm, extra,
+                                   out_dim)
     return DCGANDiscriminator(c, s, mc.d_width, mc.d_norm, mc.d_act, mc.leaky_slope, mc.spectral_norm, extra,
                               out_dim)

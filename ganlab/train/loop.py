@@ -29,6 +29,7 @@ from ganlab.config import Config, flatten
 from ganlab.errors import ConfigError, Interrupted, RunError, printable
 from ganlab.experiment import check_resume_config, resume_experiment
 from ganlab.methods import METHODS, Batch, DataInfo, build_method
+from ganlab.methods.schedule import apply_lr_decay
 from ganlab.models import count_parameters
 from ganlab.runs import checkpoint as ckpt
 from ganlab.runs.folder import RunDir
@@ -413,12 +414,12 @@ class Trainer:
         dist.broadcast_state(self)
         self.method = dist.wrap_method(self.method, self.device) if self.world > 1 else self.method
         self.describe()
-        tc = self.cfg.train
+        tc, oc = self.cfg.train, self.cfg.optim
         total_iters = (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
         g_per_iter = tc.n_gen / tc.n_critic
         if tc.steps is not None:
             total_iters = min(total_iters, math.ceil((tc.steps - self.method.g_steps) / g_per_iter))
-        # planned generator steps of the whole run (schedules such as annealed instance noise use it)
+        # planned generator steps of the whole run (annealed instance noise and optim.lr_decay use it)
         self.method.total_steps = self.method.g_steps + int(max(0, total_iters) * g_per_iter)
         bar = tqdm(total=max(0, total_iters) * self.batch_size * self.world, unit="img", unit_scale=True,
                    disable=not tc.progress or self.rank != 0, dynamic_ncols=True, file=sys.stderr)
@@ -441,6 +442,9 @@ class Trainer:
                         raise Interrupted(self._stop_signal)
                     i = self.iter_in_epoch
                     t0 = time.perf_counter()
+                    if oc.lr_decay != "none":
+                        apply_lr_decay(self.method.optimizers().values(), oc.lr_decay, self.method.g_steps,
+                                       self.method.total_steps, oc.lr_floor)
                     stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
                     self.timing["steps"] += time.perf_counter() - t0
                     self._buffer.append((self.global_iter, self.epoch, self.method.g_steps, stats))

@@ -76,3 +76,26 @@ def test_vae_reconstructs_held_out_digits(batch, build, dataset, precision):
     baseline = ((test - test.mean(0)) ** 2).mean().item()  # the error of always answering the mean image
     mse = m.held_out_score(test).item()
     assert mse < 0.4 * baseline, (mse, baseline)
+
+
+def test_residual_networks_with_r1_learn_the_digits_pixel_statistics(build, dataset, random_batches):
+    """model.arch=resnet with spectral norm, hinge and lazy R1: in 150 steps G's samples match the digits' mean
+    image and per-pixel spread far better than at the start (measured: 0.39 -> 0.05 and 0.060 -> 0.015)."""
+    ds = dataset(limit=None)
+    real = ds.data.float() / 127.5 - 1
+    m = build("gan", ds, **{"model.arch": "resnet", "model.upsample": "nearest", "model.d_norm": "none",
+                            "model.spectral_norm": True, "objective.loss": "hinge", "objective.r1_gamma": 1.0,
+                            "objective.r1_every": 4, "optim.g_lr": 1e-3, "optim.d_lr": 1e-3,
+                            "optim.g_betas": [0.0, 0.9], "optim.d_betas": [0.0, 0.9]})
+
+    def errors():
+        m.train(False)
+        x = m.generate(m.sample_inputs(500, torch.Generator().manual_seed(5)))
+        m.train(True)
+        return ((x.mean(0) - real.mean(0)) ** 2).mean().item(), ((x.std(0) - real.std(0)) ** 2).mean().item()
+
+    mean0, std0 = errors()
+    for b in random_batches(ds, 64, 150):
+        m.train_step(b)
+    mean1, std1 = errors()
+    assert mean1 < 0.3 * mean0 and std1 < 0.6 * std0, (mean0, mean1, std0, std1)

@@ -28,6 +28,11 @@ LOOP_CASES = {
     "vae": {"method": "vae"},
     "msggan": {"method": "msggan"},
     "msggan-wgan-gp": {"method": "msggan", "objective.loss": "wgan-gp", "model.d_norm": "none"},
+    "gan-resnet-r1-lecam": {"model.arch": "resnet", "model.upsample": "nearest", "model.d_norm": "none",
+                            "objective.loss": "hinge", "objective.r1_gamma": 1.0, "objective.r1_every": 2,
+                            "objective.lecam_weight": 0.1, "optim.lr_decay": "cosine"},
+    "cgan-resnet-projection": {"method": "cgan", "model.arch": "resnet", "model.upsample": "bilinear",
+                               "cond.d_mode": "projection"},
     "gan-ring8": {"data.source": "ring8", "model.arch": "mlp", "model.mlp_hidden": 32},
     "cgan-grid25": {"method": "cgan", "data.source": "grid25", "model.arch": "mlp", "model.mlp_hidden": 32},
 }
