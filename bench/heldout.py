@@ -16,10 +16,39 @@ from pathlib import Path
 EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
+# CelebA attributes the feature classifier learns when the labels are a list_attr_celeba.txt: what a face's look
+# turns on (hair colour, sex, smile, glasses, age, ...), not the annotators' subtler calls
+CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Bangs", "Male", "Smiling",
+                     "Eyeglasses", "Wearing_Hat", "Young", "Heavy_Makeup", "No_Beard", "Mouth_Slightly_Open",
+                     "Pale_Skin")
+
+
+def as_tags_csv(labels: Path, work: Path) -> Path:
+    """``labels`` as a tags CSV (a ``file`` column, one column per attribute): a CSV as it is, a CelebA
+    ``list_attr_celeba.txt`` converted once (``CELEBA_ATTRIBUTES``, values yes/no) into ``work``."""
+    if labels.suffix.lower() == ".csv":
+        return labels
+    lines = labels.read_text().split("\n")
+    names = lines[1].split()
+    out = work / "celeba_tags.csv"
+    if not out.is_file():
+        keep = [names.index(a) for a in CELEBA_ATTRIBUTES]
+        with open(out, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", *CELEBA_ATTRIBUTES])
+            for line in lines[2:]:
+                parts = line.split()
+                if len(parts) == len(names) + 1:
+                    w.writerow([parts[0], *("yes" if parts[1 + k] == "1" else "no" for k in keep)])
+    return out
+
+
 def split_folder(images: Path, work: Path, held_out: int, labels: Path | None = None, seed: int = 1234) -> dict:
     """``work/train`` and ``work/heldout``: symlinks to a fixed random split of ``images`` (``held_out`` images
     held out), and, with ``labels`` (a tags CSV with a ``file`` column), ``work/train_tags.csv`` with the rows
     of the training part. Made once; a second call with the same arguments reuses it."""
+    work.mkdir(parents=True, exist_ok=True)
+    labels = as_tags_csv(labels, work) if labels is not None else None
     marker = work / "split.json"
     want = {"images": str(images.resolve()), "held_out": held_out, "seed": seed,
             "labels": str(labels.resolve()) if labels else None}

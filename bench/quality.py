@@ -407,7 +407,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--script", help="path of pytorch/examples' dcgan/main.py (required)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="an image folder (default: the anime faces)")
-    ap.add_argument("--labels", type=Path, default=shared / "tags.csv", help="tags CSV for the feature classifier")
+    ap.add_argument("--labels", type=Path, default=shared / "tags.csv", help="tags CSV for the feature classifier "
+                    "(or a CelebA list_attr_celeba.txt: hair colour, sex, smile, glasses, ... are taken from it)")
     ap.add_argument("--held-out", type=int, default=1418, help="images held out for the real side")
     ap.add_argument("--recipe", default="dcgan", help="ganlab recipe name or YAML path")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="ganlab train override "

@@ -243,6 +243,9 @@ TRAIN_FLAGS = {
     "device": "train.device",
 }
 DEFAULT_RECIPE = "dcgan"
+# the recipe ``ganlab train --data FOLDER`` uses without --recipe, by image size: the best images per CPU-minute
+# measured with bench/quality.py and bench/recipe_screen.py (README, Quality)
+RECOMMENDED_RECIPES = {16: "fast32", 32: "fast32", 64: "fast64", 128: "fast64"}
 
 
 def flatten(d: dict, prefix: str = "", sep: str = ".") -> dict:

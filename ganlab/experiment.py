@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ganlab.config import (
+    DEFAULT_RECIPE,
+    POINT_SETS,
+    RECOMMENDED_RECIPES,
     Config,
+    DataConfig,
     build_config,
     config_from_dict,
     flatten,
@@ -53,6 +57,26 @@ def load_experiment(recipe: Optional[str] = None, sets: Optional[list[str]] = No
     """Defaults <- recipe <- ``flags`` (dotted config keys, from the training flags) <- ``--set`` overrides,
     checked by the config, the method and the metric registry."""
     return validate_experiment(build_config(recipe, sets, flags))
+
+
+def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[str]] = None) -> tuple[str, str]:
+    """The recipe a training run without one uses, and why: the built-in data (no source, digits, the 2-D
+    sets) train the classic ``DEFAULT_RECIPE``; a user's own images the recommended recipe for their size
+    (``RECOMMENDED_RECIPES``), from the flags (``data.source``, ``data.image_size``) or ``--set`` overrides."""
+    given = dict(flags or {})
+    for s in sets or []:
+        key, value = parse_override(s)
+        if key in ("data.source", "data.image_size"):
+            given[key] = value
+    source = given.get("data.source")
+    if source is None or str(source) in ("digits", *POINT_SETS):
+        return DEFAULT_RECIPE, f"the default run on {source or DataConfig.source}"
+    size = given.get("data.image_size", DataConfig.image_size)
+    try:
+        recipe = RECOMMENDED_RECIPES[int(size)]
+    except (KeyError, TypeError, ValueError):  # a size the config refuses: let it say so, with the default recipe
+        return DEFAULT_RECIPE, "the default"
+    return recipe, f"recommended for your own images at {int(size)}x{int(size)}; --recipe {DEFAULT_RECIPE} for the classic DCGAN"
 
 
 def experiment_from_dict(d: dict) -> Config:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from ganlab.config import DEFAULT_RECIPE, TRAIN_FLAGS
+from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES, TRAIN_FLAGS
 from ganlab.errors import ConfigError
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", "-r", help=f"a recipe name (see 'ganlab recipes') or YAML path "
-                                          f"(default: {DEFAULT_RECIPE})")
+    p.add_argument("--recipe", "-r", help=f"a recipe name (see 'ganlab recipes') or YAML path (default: "
+                                          f"{DEFAULT_RECIPE} on the built-in data; on your own images the "
+                                          f"recommended recipe for the image size: {', '.join(sorted(set(RECOMMENDED_RECIPES.values())))})")
     p.add_argument("--data", help="images: a folder, class folders, a CelebA or MNIST folder, or digits/ring8/grid25")
     p.add_argument("--format", help="auto, digits, folder, csv, celeba, mnist, ring8, grid25 (default: auto)")
     p.add_argument("--labels", help="CSV of per-image tags: a 'file' column and one column per attribute")
@@ -32,7 +33,7 @@ def flag_values(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from ganlab.experiment import load_experiment
+    from ganlab.experiment import default_recipe, load_experiment
     from ganlab.runs.folder import RunDir
     from ganlab.train import resume_config, train
 
@@ -50,7 +51,11 @@ def cmd_train(args) -> int:
             raise ConfigError(f"--resume {args.resume}: {e}") from None
         train(cfg, resume=args.resume)
         return 0
-    cfg = load_experiment(args.recipe or DEFAULT_RECIPE, args.set, values)
+    recipe = args.recipe
+    if recipe is None:
+        recipe, why = default_recipe(values, args.set)
+        print(f"recipe: {recipe} ({why})", flush=True)
+    cfg = load_experiment(recipe, args.set, values)
     train(cfg, out=args.out)
     return 0
 

@@ -95,3 +95,19 @@ def test_quality_bench_races_scores_and_reports_both_sides(tmp_path):
 def test_schedule_ends_at_the_deadline():
     assert quality.schedule(30, 5) == [300, 600, 900, 1200, 1500, 1800]
     assert quality.schedule(1, 0.4) == pytest.approx([24, 48, 60])
+
+
+def test_celeba_attributes_become_a_tags_csv(tmp_path):
+    import csv
+
+    import heldout
+    names = list(heldout.CELEBA_ATTRIBUTES) + ["Big_Nose"]
+    rows = ["2", " ".join(names), "a.jpg " + " ".join(["1", "-1"] * (len(names) // 2) + ["1"] * (len(names) % 2)),
+            "b.jpg " + " ".join(["-1"] * len(names)), ""]
+    attr = tmp_path / "list_attr_celeba.txt"
+    attr.write_text("\n".join(rows))
+    out = heldout.as_tags_csv(attr, tmp_path)
+    table = list(csv.reader(open(out)))
+    assert table[0] == ["file", *heldout.CELEBA_ATTRIBUTES]
+    assert table[1][:3] == ["a.jpg", "yes", "no"] and set(table[2][1:]) == {"no"} and len(table) == 3
+    assert heldout.as_tags_csv(tmp_path / "tags.csv", tmp_path) == tmp_path / "tags.csv"  # a CSV stays as it is

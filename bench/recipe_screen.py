@@ -1,0 +1,99 @@
+"""Screen candidate training settings at equal wall time: each candidate trains as its own ``ganlab train``
+process pinned to one core with one thread, two candidates side by side, for ``--minutes`` of wall time (then
+stopped with SIGTERM, which saves the run), and is scored on held-out images like bench/quality.py (SWD, and FID,
+KID, precision/recall/density/coverage in the features of a classifier trained once on the training part's tags).
+
+    python bench/recipe_screen.py --candidates NAME='KEY=VALUE KEY=VALUE' [NAME=...] [--recipe dcgan]
+        [--data ../shared/data/anime-faces/images --labels ../shared/data/anime-faces/tags.csv]
+        [--image-size 64] [--minutes 8] [--n 2000] [--seed 0] [--work /tmp/ganlab-screen]
+
+A faster first pass than bench/quality.py (no script side); the winner goes to bench/quality.py for the race
+against the pytorch/examples script. Runs already screened (their ``screen.json``) are reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import heldout  # noqa: E402
+from data_paths import DEFAULT_DATA  # noqa: E402
+
+METRICS = ["swd", "fid", "kid", "prdc"]
+ROWS = ["swd", "fid", "kid", "precision", "recall", "density", "coverage"]
+
+
+def train_for(name: str, sets: list[str], args, train: Path, core: int, seed: int) -> subprocess.Popen:
+    run = args.work / f"{name}-s{seed}"
+    cmd = ["taskset", "-c", str(core), sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
+           "--data", str(train), "--image-size", str(args.image_size), "--epochs", "100000", "--seed", str(seed),
+           "--out", str(run), "--set", "train.progress=false", "--set", "train.tensorboard=false",
+           "--set", "train.device=cpu", *[x for s in sets for x in ("--set", s)]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    log = open(args.work / f"{name}-s{seed}.log", "w")
+    print("start:", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+
+
+def main():
+    shared = DEFAULT_DATA.parent
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--candidates", nargs="+", required=True, metavar="NAME='KEY=VALUE ...'")
+    ap.add_argument("--recipe", default="dcgan")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--labels", type=Path, default=shared / "tags.csv")
+    ap.add_argument("--held-out", type=int, default=1418)
+    ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--classifier-epochs", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ganlab-screen"))
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    split = heldout.split_folder(args.data, args.work, args.held_out, args.labels)
+    clf = heldout.classifier(args.work, args.data, split["train_tags"], args.image_size, args.classifier_epochs,
+                             {**os.environ})
+    cands = []
+    for c in args.candidates:
+        name, _, sets = c.partition("=")
+        for seed in (int(s) for s in args.seeds.split(",")):
+            cands.append((name, shlex.split(sets), seed))
+    todo = [c for c in cands if not (args.work / f"{c[0]}-s{c[2]}" / "screen.json").is_file()]
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    for i in range(0, len(todo), len(cores)):
+        group = todo[i:i + len(cores)]
+        procs = [train_for(name, sets, args, split["train"], core, seed)
+                 for (name, sets, seed), core in zip(group, cores)]
+        time.sleep(args.minutes * 60)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait()
+        for name, sets, seed in group:
+            run = args.work / f"{name}-s{seed}"
+            scores = heldout.evaluate(run, split["heldout"], clf, METRICS, args.n, seed)
+            state = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+            out = {"name": name, "sets": sets, "seed": seed, "iters": state.get("iter", 0) + 1,
+                   "minutes": args.minutes, **scores}
+            (run / "screen.json").write_text(json.dumps(out, indent=1))
+            print(f"{name} s{seed}: " + ", ".join(f"{k} {out[k]:.4g}" for k in ["iters", *ROWS]), flush=True)
+    print(f"\n{args.minutes:g} min on one core each, {args.image_size}x{args.image_size}, n={args.n} vs "
+          f"{args.held_out} held-out images")
+    print(f"{'candidate':<14}{'seed':>5}{'iters':>7}" + "".join(f"{m:>10}" for m in ROWS))
+    for name, sets, seed in cands:
+        r = json.loads((args.work / f"{name}-s{seed}" / "screen.json").read_text())
+        print(f"{name:<14}{seed:>5}{r['iters']:>7}" + "".join(f"{r[m]:>10.4g}" for m in ROWS))
+
+
+if __name__ == "__main__":
+    main()

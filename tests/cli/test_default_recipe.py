@@ -1,0 +1,50 @@
+"""``ganlab train`` without --recipe: the classic DCGAN on the built-in data, the recommended recipe for the
+image size on a user's own images, and the start of the run says which and why."""
+import pytest
+import yaml
+from PIL import Image
+
+from ganlab.cli import main
+from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES
+from ganlab.experiment import default_recipe, load_experiment
+
+
+@pytest.mark.parametrize("flags,sets,recipe", [
+    ({}, [], DEFAULT_RECIPE),
+    ({"data.source": "digits", "data.image_size": 64}, [], DEFAULT_RECIPE),
+    ({"data.source": "ring8"}, [], DEFAULT_RECIPE),
+    ({"data.source": "/my/faces"}, [], "fast32"),
+    ({"data.source": "/my/faces", "data.image_size": 16}, [], "fast32"),
+    ({"data.source": "/my/faces", "data.image_size": 64}, [], "fast64"),
+    ({"data.source": "/my/faces"}, ["data.image_size=128"], "fast64"),
+    ({}, ["data.source=/my/faces", "data.image_size=64"], "fast64"),
+    ({"data.source": "/my/faces", "data.image_size": 48}, [], DEFAULT_RECIPE),  # refused later, by name
+])
+def test_which_recipe(flags, sets, recipe):
+    assert default_recipe(flags, sets)[0] == recipe
+
+
+def test_recommended_recipes_exist_and_differ_from_the_classic_one():
+    for size, name in RECOMMENDED_RECIPES.items():
+        cfg = load_experiment(name, flags={"data.source": "digits", "data.image_size": size})
+        assert cfg.recipe == name and cfg.data.image_size == size
+        classic = load_experiment(DEFAULT_RECIPE, flags={"data.image_size": size})
+        assert cfg.to_dict() != classic.to_dict()
+
+
+def test_own_folder_trains_with_the_recommended_recipe_and_says_so(tmp_path, capsys):
+    images = tmp_path / "faces"
+    images.mkdir()
+    for i in range(16):
+        Image.new("RGB", (20, 20), (i * 15, 100, 200 - i * 10)).save(images / f"{i}.png")
+    run = tmp_path / "run"
+    args = ["train", "--data", str(images), "--image-size", "16", "--steps", "2", "--batch-size", "8",
+            "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "train.progress=false",
+            "--set", "train.tensorboard=false", "--out", str(run)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("recipe: fast32 (recommended for your own images at 16x16")
+    assert yaml.safe_load((run / "config.yaml").read_text())["recipe"] == "fast32"
+    # a recipe named on the command line is used as it is, without the line
+    assert main([*args[:-1], str(tmp_path / "run2"), "--recipe", "dcgan"]) == 0
+    assert "recipe: fast32" not in capsys.readouterr().out
