@@ -62,15 +62,18 @@ def load_experiment(recipe: Optional[str] = None, sets: Optional[list[str]] = No
 def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[str]] = None) -> tuple[str, str]:
     """The recipe a training run without one uses, and why: the built-in data (no source, digits, the 2-D
     sets) train the classic ``DEFAULT_RECIPE``; a user's own images the recommended recipe for their size
-    (``RECOMMENDED_RECIPES``), from the flags (``data.source``, ``data.image_size``) or ``--set`` overrides."""
+    (``RECOMMENDED_RECIPES``), from the flags (``data.source``, ``data.image_size``) or ``--set`` overrides,
+    unless ``--set method=...`` asks for another method than the GAN those recipes are made for."""
     given = dict(flags or {})
     for s in sets or []:
         key, value = parse_override(s)
-        if key in ("data.source", "data.image_size"):
+        if key in ("data.source", "data.image_size", "method"):
             given[key] = value
     source = given.get("data.source")
     if source is None or str(source) in ("digits", *POINT_SETS):
         return DEFAULT_RECIPE, f"the default run on {source or DataConfig.source}"
+    if given.get("method", "gan") != "gan":  # the recommended recipes are tuned for (and set tricks of) the GAN
+        return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method gan"
     size = given.get("data.image_size", DataConfig.image_size)
     try:
         recipe = RECOMMENDED_RECIPES[int(size)]

@@ -19,6 +19,8 @@ from ganlab.experiment import default_recipe, load_experiment
     ({"data.source": "/my/faces"}, ["data.image_size=128"], "fast64"),
     ({}, ["data.source=/my/faces", "data.image_size=64"], "fast64"),
     ({"data.source": "/my/faces", "data.image_size": 48}, [], DEFAULT_RECIPE),  # refused later, by name
+    ({"data.source": "/my/faces"}, ["method=vae"], DEFAULT_RECIPE),  # the fast recipes are GAN recipes
+    ({"data.source": "/my/faces"}, ["method=gan"], "fast32"),
 ])
 def test_which_recipe(flags, sets, recipe):
     assert default_recipe(flags, sets)[0] == recipe
