@@ -17,6 +17,7 @@ from ganlab.models.layers import (
     activation,
     apply_spectral_norm,
     dcgan_init,
+    join_extra,
     norm2d,
     output_activation,
 )
@@ -95,11 +96,7 @@ class DCGANDiscriminator(nn.Module):
     def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         h = self.first(x)
         if self.extra_channels:
-            if extra is None:
-                raise ValueError("this discriminator expects extra input channels after its first layer")
-            if extra.shape[-1] != h.shape[-1]:
-                extra = extra.expand(-1, -1, h.shape[-2], h.shape[-1]) if extra.shape[-1] == 1 else extra
-            h = torch.cat([h, extra], 1)
+            h = join_extra(h, extra, "layer")
         for block in self.blocks:
             h = block(h)
         return h

@@ -56,3 +56,13 @@ class Reshape(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], *self.shape)
+
+
+def join_extra(h: torch.Tensor, extra: torch.Tensor | None, where: str = "layer") -> torch.Tensor:
+    """``h`` with the label maps ``extra`` concatenated along the channels (what conditional critics feed a trunk
+    after its first ``where``); maps of size 1x1 are expanded to ``h``'s size."""
+    if extra is None:
+        raise ValueError(f"this discriminator expects extra input channels after its first {where}")
+    if extra.shape[-1] != h.shape[-1] and extra.shape[-1] == 1:
+        extra = extra.expand(-1, -1, h.shape[-2], h.shape[-1])
+    return torch.cat([h, extra.to(h.dtype)], 1)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.models.dcgan import n_doublings
-from ganlab.models.layers import activation, apply_spectral_norm, norm2d, output_activation
+from ganlab.models.layers import activation, apply_spectral_norm, join_extra, norm2d, output_activation
 
 UPSAMPLING = ("nearest", "bilinear")
 
@@ -166,11 +166,7 @@ class ResNetDiscriminator(nn.Module):
     def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         h = self.first(x)
         if self.extra_channels:
-            if extra is None:
-                raise ValueError("this discriminator expects extra input channels after its first block")
-            if extra.shape[-1] != h.shape[-1]:
-                extra = extra.expand(-1, -1, h.shape[-2], h.shape[-1]) if extra.shape[-1] == 1 else extra
-            h = torch.cat([h, extra.to(h.dtype)], 1)
+            h = join_extra(h, extra, "block")
         for block in self.blocks:
             h = block(h)
         return self.out(h)
