@@ -337,15 +337,26 @@ class Trainer:
                                    "to continue it, or choose another --out")
             elif self.run.path.exists():
                 raise RunError(f"{self.run.path} exists and is not a folder; choose another --out")
+            if self.lock is None:  # the folder is this process's only once it holds the lock
+                try:
+                    try:
+                        self.run.path.mkdir(parents=True, exist_ok=True)
+                    except OSError as e:
+                        raise RunError(f"cannot write the run folder {self.run.path}: {e.strerror or e}") from None
+                    self.lock = RunLock(self.run.path, self.log).acquire()
+                except BaseException:
+                    if created:  # a process started at the same moment may own it now: remove it only if empty
+                        try:
+                            self.run.path.rmdir()
+                        except OSError:
+                            pass
+                    raise
             try:
                 self.run.create()
-                if self.lock is None:
-                    self.lock = RunLock(self.run.path, self.log).acquire()
                 self._write_run_files()
             except BaseException:  # nothing half-made is left behind: the same command can simply be run again
                 if created:
-                    if self.lock is not None:
-                        self.lock.release()
+                    self.lock.release()
                     shutil.rmtree(self.run.path, ignore_errors=True)
                 raise
             return

@@ -329,6 +329,25 @@ def test_two_trainings_started_together_on_one_folder(tmp_path):
     assert RunDir(out).latest.is_file() and not (out / ".lock").exists()
 
 
+def test_a_training_that_loses_the_race_for_a_new_folder_leaves_the_winners_files(tmp_path, monkeypatch, tiny_config):
+    """Both saw no folder; the other process created it and took the lock first. The loser refuses and must not
+    clean up a folder that is not its own (it used to remove the winner's run while it trained)."""
+    import socket
+    out = tmp_path / "run"
+    trainer = Trainer(tiny_config(), RunDir(out), **QUIET)
+    take = RunLock.acquire
+
+    def winner_first(self):  # the winner (a live process: our parent) writes its files and lock just before
+        (self.folder / "config.yaml").write_text("the winner's")
+        self.path.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started": None}))
+        return take(self)
+
+    monkeypatch.setattr(RunLock, "acquire", winner_first)
+    with pytest.raises(RunError, match="being trained by process"):
+        trainer.fit()
+    assert (out / "config.yaml").read_text() == "the winner's" and (out / ".lock").is_file()
+
+
 def test_the_lock_is_released_when_training_fails(tmp_path, tiny_config):
     with pytest.raises(RunError, match="diverged"):
         train(tiny_config(**{"optim.g_lr": 1e30, "optim.d_lr": 1e30}), out=tmp_path / "run", **QUIET)
