@@ -108,7 +108,9 @@ def scores(heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0, 
     from ganlab.eval.run import evaluate as run_eval
     rows = run_eval(data=str(heldout), metrics=metrics, n=n, features=f"classifier:{clf}", seed=seed,
                     progress=False, log=lambda *a: None, **source)
-    return {r["metric"]: r["value"] for r in rows}
+    out = {r["metric"]: r["value"] for r in rows}
+    out.update({f"{r['metric']}/shuffled": r["shuffled"] for r in rows if "shuffled" in r})
+    return out
 
 
 def evaluate(run: Path, heldout: Path, clf: Path, metrics: list[str], n: int, seed: int = 0,

@@ -5,7 +5,11 @@ KID, precision/recall/density/coverage in the features of a classifier trained o
 
     python bench/recipe_screen.py --candidates NAME='KEY=VALUE KEY=VALUE' [NAME=...] [--recipe dcgan]
         [--data ../shared/data/anime-faces/images --labels ../shared/data/anime-faces/tags.csv]
-        [--image-size 64] [--minutes 8] [--n 2000] [--seed 0] [--work /tmp/ganlab-screen]
+        [--image-size 64] [--minutes 8] [--n 2000] [--seed 0] [--work /tmp/ganlab-screen] [--cond]
+
+With ``--cond`` the candidates train on the training part's tags (conditional methods) and are also scored by
+``cond_acc``: the share of samples whose asked tags the classifier reads back, with the same samples' asked tags
+shuffled as the control.
 
 A faster first pass than bench/quality.py (no script side); the winner goes to bench/quality.py for the race
 against the pytorch/examples script. Runs already screened (their ``screen.json``) are reused.
@@ -38,6 +42,8 @@ def train_for(name: str, sets: list[str], args, train: Path, core: int, seed: in
            "--data", str(train), "--image-size", str(args.image_size), "--epochs", "100000", "--seed", str(seed),
            "--out", str(run), "--set", "train.progress=false", "--set", "train.tensorboard=false",
            "--set", "train.device=cpu", *[x for s in sets for x in ("--set", s)]]
+    if args.cond:
+        cmd[cmd.index("--data") + 2:cmd.index("--data") + 2] = ["--labels", str(args.train_tags), "--format", "csv"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log = open(args.work / f"{name}-s{seed}.log", "w")
     print("start:", " ".join(shlex.quote(c) for c in cmd), flush=True)
@@ -58,9 +64,12 @@ def main():
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--classifier-epochs", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ganlab-screen"))
+    ap.add_argument("--cond", action="store_true", help="train on the tags and score cond_acc too")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     split = heldout.split_folder(args.data, args.work, args.held_out, args.labels)
+    args.train_tags = split["train_tags"]
+    metrics, rows = (METRICS + ["cond_acc"], ROWS + cond_rows(split["train_tags"])) if args.cond else (METRICS, ROWS)
     clf = heldout.classifier(args.work, args.data, split["train_tags"], args.image_size, args.classifier_epochs,
                              {**os.environ})
     cands = []
@@ -81,18 +90,31 @@ def main():
             p.wait()
         for name, sets, seed in group:
             run = args.work / f"{name}-s{seed}"
-            scores = heldout.evaluate(run, split["heldout"], clf, METRICS, args.n, seed)
+            scores = heldout.evaluate(run, split["heldout"], clf, metrics, args.n, seed)
             state = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
             out = {"name": name, "sets": sets, "seed": seed, "iters": state.get("iter", 0) + 1,
                    "minutes": args.minutes, **scores}
             (run / "screen.json").write_text(json.dumps(out, indent=1))
-            print(f"{name} s{seed}: " + ", ".join(f"{k} {out[k]:.4g}" for k in ["iters", *ROWS]), flush=True)
+            print(f"{name} s{seed}: " + ", ".join(f"{k} {out.get(k, float('nan')):.4g}" for k in ["iters", *rows]),
+                  flush=True)
     print(f"\n{args.minutes:g} min on one core each, {args.image_size}x{args.image_size}, n={args.n} vs "
           f"{args.held_out} held-out images")
-    print(f"{'candidate':<14}{'seed':>5}{'iters':>7}" + "".join(f"{m:>10}" for m in ROWS))
+    print(f"{'candidate':<14}{'seed':>5}{'iters':>7}" + "".join(f"{short(m):>10}" for m in rows))
     for name, sets, seed in cands:
         r = json.loads((args.work / f"{name}-s{seed}" / "screen.json").read_text())
-        print(f"{name:<14}{seed:>5}{r['iters']:>7}" + "".join(f"{r[m]:>10.4g}" for m in ROWS))
+        print(f"{name:<14}{seed:>5}{r['iters']:>7}" + "".join(f"{r.get(m, float('nan')):>10.4g}" for m in rows))
+
+
+def cond_rows(labels: Path) -> list[str]:
+    """cond_acc rows for each attribute of a tags CSV, each followed by its shuffled control."""
+    import csv
+    with open(labels, newline="") as f:
+        names = [c for c in next(csv.reader(f)) if c != "file"]
+    return [r for a in names for r in (f"cond_acc/{a}", f"cond_acc/{a}/shuffled")]
+
+
+def short(row: str) -> str:
+    return row.replace("cond_acc/", "").replace("/shuffled", "~shuf")
 
 
 if __name__ == "__main__":

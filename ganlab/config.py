@@ -176,6 +176,13 @@ class CondConfig:
     mismatch: bool = opt(False, help="also show D real images with wrong tags, as fakes")
     mismatch_weight: float = opt(1.0, min=0.0)
     aux_weight: float = opt(1.0, min=0.0, help="ACGAN: weight of the auxiliary classification loss")
+    g_mode: str = opt("concat", choices=("concat", "cbn"),
+                      help="how G takes the condition: its embeddings concatenated with z, or also conditional "
+                           "batch norm (every batch norm of G gets its gain and bias from them)")
+    classifier_weight: float = opt(0.0, min=0.0,
+                                   help="cgan: weight of an ACGAN-style classifier head on D's features, trained "
+                                        "on the real images' tags; G is trained to have its fakes read as asked "
+                                        "(0: off)")
 
 
 @dataclass

@@ -1,12 +1,14 @@
 """Conditional GANs on attributes (class labels, tags): the tag-/class-conditional GAN and ACGAN.
 
 Both feed G the noise concatenated with one learned embedding per conditioned attribute
-(``cond.attributes``, default all the data has; ``cond.embed_dim`` each). They differ in D:
+(``cond.attributes``, default all the data has; ``cond.embed_dim`` each); with ``cond.g_mode: cbn`` the
+embeddings also set the gain and bias of every batch norm in G. They differ in D:
 
 - ``cgan``: D is told the condition (``cond.d_mode``): label maps after its first convolution, a
   projection head, or (MLP) concatenated to its input. With ``cond.mismatch`` D also sees real images
   with wrong tags, as fakes (weight ``cond.mismatch_weight``). The class-conditional WGAN is this method
-  with ``objective.loss: wgan`` (conv, or dense with ``model.arch: mlp``).
+  with ``objective.loss: wgan`` (conv, or dense with ``model.arch: mlp``). ``cond.classifier_weight`` adds
+  ACGAN's classifier head to this D (trained on real images only), which G's fakes must satisfy too.
 - ``acgan``: D is not told the condition; it predicts it with an auxiliary classifier head per attribute,
   trained on real and fake images; G is trained to make its fakes classified as asked
   (weight ``cond.aux_weight``).
@@ -39,18 +41,28 @@ class ConditionalGAN(GAN):
     @classmethod
     def validate(cls, cfg):
         super().validate(cfg)
-        if cfg.cond.attributes is not None and (not isinstance(cfg.cond.attributes, list) or not cfg.cond.attributes):
+        cc = cfg.cond
+        if cc.attributes is not None and (not isinstance(cc.attributes, list) or not cc.attributes):
             raise ConfigError(f"cond.attributes: expected a non-empty list of attribute names, got "
-                              f"{cfg.cond.attributes!r}")
+                              f"{cc.attributes!r}")
+        if cc.g_mode == "cbn" and cfg.model.g_norm != "batch":
+            raise ConfigError(f"cond.g_mode=cbn conditions G's batch norms, and model.g_norm={cfg.model.g_norm} "
+                              f"has none; use model.g_norm=batch or cond.g_mode=concat")
+        if cc.classifier_weight > 0 and cls.name == "acgan":
+            raise ConfigError("cond.classifier_weight is cgan's auxiliary classifier; acgan's D classifies "
+                              "already, with weight cond.aux_weight")
 
     def build(self):
         mc, cc = self.cfg.model, self.cfg.cond
-        self.G = CondGenerator(mc, self.data_info.shape, mc.latent_dim, self.cond.sizes, cc.embed_dim)
+        self.G = CondGenerator(mc, self.data_info.shape, mc.latent_dim, self.cond.sizes, cc.embed_dim, cc.g_mode)
         self.D = self.build_D()
 
     def build_D(self):
         cc = self.cfg.cond
-        return Critic(self.cfg.model, self.data_info.shape, self.cond.sizes, cc.d_mode, cc.embed_dim, cc.map_mode)
+        D = Critic(self.cfg.model, self.data_info.shape, self.cond.sizes, cc.d_mode, cc.embed_dim, cc.map_mode)
+        if cc.classifier_weight > 0:
+            D.add_head("aux", AuxHeads(D.feature_dim, self.cond.sizes))
+        return D
 
     # --- conditioning --------------------------------------------------------------------------
     def train_inputs(self, n, batch):
@@ -66,13 +78,37 @@ class ConditionalGAN(GAN):
     def critic_out(self, d_in, cond):
         return self.D(d_in, cond["codes"])
 
+    def aux_loss(self, heads, codes):
+        """Mean over the attributes of the classifier heads' cross-entropy against ``codes``."""
+        logits = heads["aux"]
+        return sum(F.cross_entropy(l.float(), codes[:, i]) for i, l in enumerate(logits)) / len(logits)
+
+    @staticmethod
+    def aux_accuracy(heads, codes):
+        return torch.stack([(l.argmax(1) == codes[:, i]).float().mean() for i, l in enumerate(heads["aux"])]).mean()
+
     def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
-        if not self.cfg.cond.mismatch:
+        cc = self.cfg.cond
+        loss, stats = None, {}
+        if cc.mismatch:
+            wrong = self.cond.mismatched(self.cond.codes(batch.labels))
+            logits, _ = self.D(real_in, wrong)
+            term = self.fake_term(logits)
+            loss, stats = cc.mismatch_weight * term, {"d_mismatch": term.detach()}
+        if cc.classifier_weight > 0:
+            # the head learns the tags from real images only: on fakes it would learn G's mistakes as the truth
+            codes = self.cond.codes(batch.labels)
+            ce = self.aux_loss(real_heads, codes)
+            stats.update(d_aux_real=ce.detach(), aux_acc_real=self.aux_accuracy(real_heads, codes))
+            loss = cc.classifier_weight * ce if loss is None else loss + cc.classifier_weight * ce
+        return loss, stats
+
+    def g_extra(self, fake_heads, inputs):
+        w = self.cfg.cond.classifier_weight
+        if w <= 0:
             return None, {}
-        wrong = self.cond.mismatched(self.cond.codes(batch.labels))
-        logits, _ = self.D(real_in, wrong)
-        term = self.fake_term(logits)
-        return self.cfg.cond.mismatch_weight * term, {"d_mismatch": term.detach()}
+        ce = self.aux_loss(fake_heads, inputs["codes"])
+        return w * ce, {"g_aux": ce.detach(), "aux_acc_fake": self.aux_accuracy(fake_heads, inputs["codes"])}
 
     # --- sampling -------------------------------------------------------------------------------
     def sample_inputs(self, n, generator=None, cond=None):
@@ -104,7 +140,7 @@ class ConditionalGAN(GAN):
         G = unwrap(self.sampling_G())
         z, ca, cb = (inputs["z"].to(self.device), inputs["codes"].to(self.device), codes_b.to(self.device))
         embs = [alpha * emb(ca[:, i]) + (1 - alpha) * emb(cb[:, i]) for i, emb in enumerate(G.embeds)]
-        return self.image_of(G.net(torch.cat([z] + embs, 1)))
+        return self.image_of(G.from_embeddings(z, embs))
 
     def fixed_inputs(self, n, seed):
         g = torch.Generator().manual_seed(seed)
@@ -133,24 +169,18 @@ class ACGAN(ConditionalGAN):
     def critic_out(self, d_in, cond):
         return self.D(d_in)
 
-    def aux_loss(self, heads, codes):
-        logits = heads["aux"]
-        return sum(F.cross_entropy(l.float(), codes[:, i]) for i, l in enumerate(logits)) / len(logits)
-
     def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
         codes = self.cond.codes(batch.labels)
         real_ce = self.aux_loss(real_heads, codes)
         fake_ce = self.aux_loss(fake_heads, inputs["codes"])
-        acc = torch.stack([(l.argmax(1) == codes[:, i]).float().mean()
-                           for i, l in enumerate(real_heads["aux"])]).mean()
-        stats = {"d_aux_real": real_ce.detach(), "d_aux_fake": fake_ce.detach(), "aux_acc_real": acc}
+        stats = {"d_aux_real": real_ce.detach(), "d_aux_fake": fake_ce.detach(),
+                 "aux_acc_real": self.aux_accuracy(real_heads, codes)}
         return self.cfg.cond.aux_weight * (real_ce + fake_ce), stats
 
     def g_extra(self, fake_heads, inputs):
         ce = self.aux_loss(fake_heads, inputs["codes"])
-        acc = torch.stack([(l.argmax(1) == inputs["codes"][:, i]).float().mean()
-                           for i, l in enumerate(fake_heads["aux"])]).mean()
-        return self.cfg.cond.aux_weight * ce, {"g_aux": ce.detach(), "aux_acc_fake": acc}
+        return self.cfg.cond.aux_weight * ce, {"g_aux": ce.detach(),
+                                               "aux_acc_fake": self.aux_accuracy(fake_heads, inputs["codes"])}
 
 
 class AuxHeads(nn.Module):

@@ -30,7 +30,9 @@ def test_plain_gan_covers_the_ring(build, dataset, random_batches, precision):
 
 
 @precisions
-def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches, precision):
+@pytest.mark.parametrize("cond", [{"cond.d_mode": "projection"},
+                                  {"cond.g_mode": "cbn", "cond.classifier_weight": 1.0}], ids=["projection", "cbn-clf"])
+def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches, precision, cond):
     sklearn = pytest.importorskip("sklearn.linear_model")
     ds = dataset(limit=None)
     x = to_float(ds.data).flatten(1).numpy()
@@ -39,7 +41,7 @@ def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batc
     with threadpool_limits(1):  # BLAS threads fighting over 2 shared cores make this fit 100x slower
         clf = sklearn.LogisticRegression(max_iter=1000).fit(x, y)
     m = build("cgan", ds, **{"model.arch": "mlp", "model.mlp_hidden": 128, "model.mlp_layers": 2,
-                             "cond.d_mode": "projection", "train.precision": precision})
+                             "train.precision": precision, **cond})
     for b in random_batches(ds, 64, 200):
         m.train_step(b)
     m.train(False)

@@ -22,6 +22,9 @@ LOOP_CASES = {
     "cgan-dense-wgan": {"method": "cgan", "model.arch": "mlp", "objective.loss": "wgan", "model.mlp_hidden": 32},
     "cgan-wgan-gp": {"method": "cgan", "objective.loss": "wgan-gp", "model.d_norm": "none"},
     "acgan": {"method": "acgan"},
+    "cgan-cbn-classifier-ema": {"method": "cgan", "cond.d_mode": "projection", "cond.g_mode": "cbn",
+                                "cond.classifier_weight": 1.0, "tricks.ema": 0.9},
+    "acgan-cbn": {"method": "acgan", "cond.g_mode": "cbn"},
     "infogan": {"method": "infogan"},
     "bigan": {"method": "bigan", "model.mlp_hidden": 32},
     "bigan-wgan-gp": {"method": "bigan", "model.mlp_hidden": 32, "objective.loss": "wgan-gp", "model.d_norm": "none"},
@@ -126,6 +129,50 @@ def test_cgan_attributes_must_exist_and_data_must_have_labels(build, tiny_config
     with pytest.raises(ConfigError, match="has none"):
         build_method(tiny_config(method="cgan"), DataInfo("images", (1, 16, 16), {}), "cpu")
     assert METHODS["cgan"].needs_labels and METHODS["acgan"].needs_labels
+
+
+def test_cgan_classifier_head_learns_real_tags_and_asks_G_for_them(batch, build):
+    """cond.classifier_weight: ACGAN's classifier on top of a conditioned D, trained on real images only."""
+    import torch.nn.functional as F
+    m = build("cgan", **{"cond.classifier_weight": 0.5, "cond.d_mode": "projection"})
+    assert len(m.D.heads["aux"].heads) == 1 and m.D.heads["aux"].heads[0].out_features == 10
+    b = batch(n=16)
+    codes = m.cond.codes(b.labels)
+    _, real_heads = m.D(b.x, codes)
+    fake_heads = {"aux": [torch.zeros(16, 10, requires_grad=True)]}
+    loss, stats = m.d_extra(b, b.x, real_heads, fake_heads, {"codes": (codes + 1) % 10})
+    assert torch.allclose(loss, 0.5 * F.cross_entropy(real_heads["aux"][0], codes[:, 0]))
+    assert "aux_acc_real" in stats and "d_aux_fake" not in stats
+    loss.backward()
+    assert fake_heads["aux"][0].grad is None  # D's head never learns from G's fakes
+    g_loss, g_stats = m.g_extra(fake_heads, {"codes": codes})
+    assert torch.allclose(g_loss, torch.tensor(0.5 * math.log(10))) and "aux_acc_fake" in g_stats
+    # with mismatch on too, both terms add up
+    m = build("cgan", **{"cond.classifier_weight": 1.0, "cond.mismatch": True})
+    _, real_heads = m.D(b.x, codes)
+    loss, stats = m.d_extra(b, b.x, real_heads, fake_heads, {"codes": codes})
+    assert {"d_mismatch", "d_aux_real"} <= set(stats)
+    assert torch.allclose(loss, stats["d_mismatch"] + stats["d_aux_real"])
+    # off by default: no head, no extra loss
+    off = build("cgan")
+    assert "aux" not in off.D.heads and off.g_extra(fake_heads, {"codes": codes}) == (None, {})
+
+
+def test_generator_conditioning_options_are_checked(build):
+    with pytest.raises(ConfigError, match="acgan's D classifies already"):
+        build("acgan", **{"cond.classifier_weight": 1.0})
+    with pytest.raises(ConfigError, match="g_mode=cbn.*g_norm=none"):
+        build("cgan", **{"cond.g_mode": "cbn", "model.g_norm": "none"})
+    with pytest.raises(ConfigError, match="g_mode"):
+        build("cgan", **{"cond.g_mode": "film"})
+    m = build("acgan", **{"cond.g_mode": "cbn"})
+    assert len(m.G.cbn) == len(m.G.net.blocks) + 1  # the stem's norm and each block's
+    m.train(False)
+    inputs = m.sample_inputs(4, torch.Generator().manual_seed(0))
+    other = (inputs["codes"] + 1) % 10
+    x = m.generate(inputs)
+    assert torch.allclose(m.generate_mixed(inputs, other, 1.0), x, atol=1e-5)  # tag interpolation reaches the norms
+    assert not torch.allclose(m.generate_mixed(inputs, other, 0.0), x, atol=1e-3)
 
 
 def test_mismatched_tags_are_shown_to_D_as_fakes(batch, build, tiny_config):
