@@ -215,6 +215,9 @@ class TricksConfig:
     label_noise_beta: Optional[list] = opt(None, help="[a, b]: Beta(a, b) noise subtracted from 1 / added to 0")
     one_sided: bool = opt(False, help="smooth/noise only the real targets")
     ema: Optional[float] = opt(None, help="decay of an exponential moving average of G used for sampling")
+    ema_stats: str = opt("recompute", choices=("recompute", "copy"),
+                         help="the EMA generator's batch-norm statistics: measured on its own outputs before "
+                              "samples and checkpoints, or copied from the live G (ganlab before 2026-12)")
     diffaug: list = opt([], help="differentiable augmentations of D's inputs: color, translation, cutout")
     pack: int = opt(1, min=1, help="PacGAN packing: D scores m samples at once (all real or all generated), "
                     "concatenated along channels; 1 = off")

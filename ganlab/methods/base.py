@@ -126,6 +126,10 @@ class Method:
     def extra_state(self) -> dict:
         return {"g_steps": self.g_steps}
 
+    def prepare_output(self) -> None:
+        """Bring what samples are drawn from up to date before samples or a checkpoint (the EMA generator's
+        batch-norm statistics); nothing by default."""
+
     # --- what conditional methods, encoders and held-out scores add (see ``capabilities``) -------------
     def condition_specs(self) -> list[ConditionSpec]:
         """What a sample can be asked for, in order (empty for an unconditional method)."""
@@ -265,6 +269,7 @@ class AdversarialMethod(Method):
         self.lecam_ema: torch.Tensor | None = None  # LeCam: [EMA of D's mean output on real, on fake], on device
         self.total_steps: int | None = None
         self.G_ema: nn.Module | None = None
+        self._ema_stale = False  # G_ema's weights moved since its batch-norm statistics were measured
 
     # why D cannot score packed inputs (None: it can): a method whose D scores each sample against something of
     # its own (a condition, a code, an encoding, several scales) says so here, and tricks.pack > 1 is refused
@@ -299,8 +304,29 @@ class AdversarialMethod(Method):
         raise NotImplementedError
 
     def sampling_G(self) -> nn.Module:
-        """The generator used for samples: the EMA copy when there is one."""
-        return self.G_ema if self.G_ema is not None else self.G
+        """The generator used for samples: the EMA copy when there is one (its batch-norm statistics
+        recomputed for its own weights first, when they are stale)."""
+        if self.G_ema is None:
+            return self.G
+        self.prepare_output()
+        return self.G_ema
+
+    # seed of the noise the EMA generator's batch-norm statistics are measured on: its own stream, so measuring
+    # never moves the training's random numbers (a resumed run stays bit-identical)
+    EMA_STATS_SEED = 0x5EED
+    EMA_STATS_BATCHES = 16
+
+    def prepare_output(self) -> None:
+        """Before samples or a checkpoint: under ``tricks.ema_stats=recompute``, the EMA generator's batch-norm
+        statistics are measured anew on its own outputs (BigGAN's "standing statistics"), if G has moved since.
+        The live G's statistics belong to the live G's weights; on the averaged weights they mismatch, more so
+        the longer the average's horizon."""
+        if self.G_ema is None or not self._ema_stale or self.cfg.tricks.ema_stats != "recompute":
+            return
+        tricks.recompute_bn_stats(self.G_ema, lambda g: self.sample_inputs(self.cfg.train.batch_size, g),
+                                  lambda G, inputs: self.run_G(G, inputs), self.device,
+                                  self.EMA_STATS_BATCHES, self.EMA_STATS_SEED)
+        self._ema_stale = False
 
     def train(self, mode: bool = True) -> None:
         for name, m in self.modules().items():
@@ -441,6 +467,7 @@ class AdversarialMethod(Method):
             opt.step()
         if self.G_ema is not None:
             tricks.ema_update(self.G_ema, unwrap(self.G), self.cfg.tricks.ema)
+            self._ema_stale = True
         stats["g_loss"] = loss.detach()
         return stats
 

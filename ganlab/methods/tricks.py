@@ -172,3 +172,27 @@ def ema_update(ema: nn.Module, module: nn.Module, decay: float) -> None:
         torch._foreach_lerp_(ep, [p.detach() for p in mp], 1.0 - decay)
     for eb, mb in zip(ema.buffers(), module.buffers()):
         eb.copy_(mb)
+
+
+@torch.no_grad()
+def recompute_bn_stats(G: nn.Module, draw_inputs, run, device, batches: int, seed: int) -> None:
+    """Set the running statistics of every batch norm in ``G`` to their averages over ``batches`` forward
+    passes in training mode on ``draw_inputs(generator)`` (inputs drawn from a generator seeded with ``seed``;
+    ``run(G, inputs)`` does the pass). The weights are not touched; ``G`` is left in eval mode."""
+    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the passes
+    g = torch.Generator().manual_seed(seed)
+    G.train()
+    try:
+        for _ in range(batches):
+            inputs = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in draw_inputs(g).items()}
+            run(G, inputs)
+    finally:
+        G.eval()
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom

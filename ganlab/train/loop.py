@@ -137,6 +137,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ state
     def state(self) -> dict:
+        self.method.prepare_output()  # a checkpoint's EMA generator is saved as it samples
         return {
             "config": self.cfg.to_dict(),
             "data_info": self.data_info.to_dict(),

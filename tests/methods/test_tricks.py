@@ -220,6 +220,44 @@ def test_ema_generator_is_a_moving_average_used_for_samples(method, batch, build
     assert dist_before > 0
 
 
+def _eval_vs_train_mode_gap(m) -> float:
+    """How far G_ema's samples (eval mode: running statistics) are from its outputs under the batch's own
+    statistics, on one large batch: small when the running statistics belong to G_ema's weights."""
+    import copy
+    inputs = m.sample_inputs(1024, torch.Generator().manual_seed(7))
+    G = m.G_ema
+    probe = copy.deepcopy(G).train()  # a training-mode pass would move G_ema's own statistics
+    with torch.no_grad():
+        return (m.run_G(G, inputs) - m.run_G(probe, inputs)).abs().mean().item()
+
+
+@pytest.mark.parametrize("method", ["gan", "cgan"])
+def test_ema_generator_samples_with_batch_norm_statistics_of_its_own_weights(method, batch, build):
+    """tricks.ema_stats=recompute measures G_ema's batch-norm statistics on its own outputs before it samples;
+    ``copy`` (the old behaviour) keeps the live G's, which belong to other weights."""
+    gap, ms = {}, {}
+    for how in ("recompute", "copy"):
+        m = build(method, **{"tricks.ema": 0.99, "tricks.ema_stats": how, "optim.g_lr": 2e-3})
+        for i in range(8):
+            m.train_step(batch(start=32 * i))
+        rng = torch.get_rng_state()
+        m.sampling_G()
+        assert torch.equal(torch.get_rng_state(), rng)  # measuring draws nothing from the training's stream
+        gap[how], ms[how] = _eval_vs_train_mode_gap(m), m
+    assert gap["recompute"] < 0.5 * gap["copy"], gap
+    copied = ms["copy"]
+    assert all(torch.equal(a, b) for a, b in zip(copied.G_ema.buffers(), copied.G.buffers()))
+    m = ms["recompute"]
+    assert not all(torch.equal(a, b) for a, b in zip(m.G_ema.buffers(), m.G.buffers()))
+    assert all(torch.equal(a, b) for a, b in zip(m.G_ema.parameters(), copied.G_ema.parameters()))  # same weights
+    before = [b.clone() for b in m.G_ema.buffers()]
+    m.sampling_G()  # measured once per move of G
+    assert all(torch.equal(a, b) for a, b in zip(before, m.G_ema.buffers()))
+    m.train_step(batch())
+    m.sampling_G()
+    assert not all(torch.equal(a, b) for a, b in zip(before, m.G_ema.buffers()))
+
+
 def test_ema_moves_toward_a_fixed_generator(build, tiny_config):
     m = build("gan", **{"tricks.ema": 0.9})
     with torch.no_grad():
