@@ -65,7 +65,13 @@ class ModelConfig:
                     help="network family: dcgan; resnet (SNGAN/BigGAN-style residual G and D, images of 16 to "
                          "128 pixels; needs model.upsample=nearest or bilinear); mlp (dense, also for 2-D points)")
     latent_dim: int = opt(100, min=1)
-    latent_dist: str = opt("normal", choices=("normal", "uniform"))
+    latent_dist: str = opt("normal", choices=("normal", "uniform", "mixture"),
+                           help="z's distribution: N(0, I), uniform on [-1, 1], or a mixture of "
+                                "model.latent_components unit Gaussians around fixed centres (for data in "
+                                "separate clusters: G need not stretch one connected blob across the gaps)")
+    latent_components: int = opt(32, min=2, help="latent_dist=mixture: number of components")
+    latent_spread: float = opt(3.0, min=0.0, help="latent_dist=mixture: the centres are drawn once (the same "
+                                                   "for every run) from N(0, spread^2 I)")
     upsample: str = opt("deconv", choices=("deconv", "nearest", "bilinear"), help="how G doubles resolution")
     g_width: int = opt(64, min=1, help="ngf: channels of G's last hidden layer")
     d_width: int = opt(64, min=1, help="ndf: channels of D's first layer")
@@ -215,9 +221,9 @@ class TricksConfig:
     label_noise_beta: Optional[list] = opt(None, help="[a, b]: Beta(a, b) noise subtracted from 1 / added to 0")
     one_sided: bool = opt(False, help="smooth/noise only the real targets")
     ema: Optional[float] = opt(None, help="decay of an exponential moving average of G used for sampling")
-    ema_stats: str = opt("recompute", choices=("recompute", "copy"),
-                         help="the EMA generator's batch-norm statistics: measured on its own outputs before "
-                              "samples and checkpoints, or copied from the live G (ganlab before 2026-12)")
+    ema_stats: str = opt("copy", choices=("copy", "recompute"),
+                         help="the EMA generator's batch-norm statistics: copied from the live G, or measured on "
+                              "its own outputs before samples and checkpoints (BigGAN's standing statistics)")
     diffaug: list = opt([], help="differentiable augmentations of D's inputs: color, translation, cutout")
     pack: int = opt(1, min=1, help="PacGAN packing: D scores m samples at once (all real or all generated), "
                     "concatenated along channels; 1 = off")

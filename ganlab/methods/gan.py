@@ -7,6 +7,8 @@ and what extra losses D and G get (``d_extra``/``g_extra``); the step itself sta
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ganlab.errors import ConfigError
@@ -75,9 +77,14 @@ class GAN(AdversarialMethod):
     def latent(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         device = self.device if device is None else device
         shape = (n, self.cfg.model.latent_dim)
-        if self.cfg.model.latent_dist == "uniform":
+        mc = self.cfg.model
+        if mc.latent_dist == "uniform":
             return torch.rand(shape, generator=generator, device=device) * 2 - 1
-        return torch.randn(shape, generator=generator, device=device)
+        z = torch.randn(shape, generator=generator, device=device)
+        if mc.latent_dist == "mixture":
+            centres = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread).to(device)
+            z = z + centres[torch.randint(0, len(centres), (n,), generator=generator, device=device)]
+        return z
 
     def reuses_fake(self) -> bool:
         """One G step right after each D step on the same batch: the G step reuses the D step's fake batch (as
@@ -135,3 +142,10 @@ class GAN(AdversarialMethod):
     def generate(self, inputs: dict) -> torch.Tensor:
         inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
         return self.image_of(self.run_G(self.sampling_G(), inputs))
+
+
+@functools.cache
+def mixture_centres(k: int, dim: int, spread: float) -> torch.Tensor:
+    """The ``k`` centres of the mixture latent: drawn once from N(0, spread^2 I) with a fixed seed, so every run
+    and every load of a run has the same ones."""
+    return torch.randn(k, dim, generator=torch.Generator().manual_seed(20261205)) * spread

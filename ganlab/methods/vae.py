@@ -49,7 +49,7 @@ class VAE(Method):
             raise ConfigError(f"objective.{used[0]} with method=vae: it regularises a discriminator, and a VAE has "
                               "none; drop it.")
         if cfg.model.latent_dist != "normal":
-            raise ConfigError("model.latent_dist=uniform with method=vae: the VAE prior is N(0, I); "
+            raise ConfigError(f"model.latent_dist={cfg.model.latent_dist} with method=vae: the VAE prior is N(0, I); "
                               "use model.latent_dist=normal")
         if cfg.train.n_critic != 1 or cfg.train.n_gen != 1:
             raise ConfigError("train.n_critic / train.n_gen set the D:G schedule of adversarial methods; a VAE "

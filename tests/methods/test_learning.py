@@ -29,6 +29,21 @@ def test_plain_gan_covers_the_ring(build, dataset, random_batches, precision):
     assert modes >= 6 and precise > 0.5, (modes, precise)
 
 
+def test_a_mixture_latent_puts_the_ring_samples_on_its_modes(build, dataset, random_batches):
+    """model.latent_dist=mixture: G need not stretch one connected blob of z across the gaps between modes."""
+    ds = dataset("ring8", limit=None)
+    m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
+                            "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
+                            "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9], "tricks.ema": 0.98,
+                            "model.latent_dist": "mixture", "train.precision": "fp32"})
+    for b in random_batches(ds, 512, 1800):
+        m.train_step(b)
+    m.train(False)
+    x = m.generate(m.sample_inputs(2000, torch.Generator().manual_seed(5)))
+    modes, precise = mode_stats(x, ds.modes, ds.mode_std)
+    assert modes == 8 and precise > 0.7, (modes, precise)
+
+
 @precisions
 @pytest.mark.parametrize("cond", [{"cond.d_mode": "projection"},
                                   {"cond.g_mode": "cbn", "cond.classifier_weight": 1.0}], ids=["projection", "cbn-clf"])

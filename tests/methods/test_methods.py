@@ -37,6 +37,8 @@ LOOP_CASES = {
     "cgan-resnet-projection": {"method": "cgan", "model.arch": "resnet", "model.upsample": "bilinear",
                                "cond.d_mode": "projection"},
     "gan-ring8": {"data.source": "ring8", "model.arch": "mlp", "model.mlp_hidden": 32},
+    "gan-ring8-mixture-latent": {"data.source": "ring8", "model.arch": "mlp", "model.mlp_hidden": 32,
+                                 "model.latent_dist": "mixture", "model.latent_components": 4},
     "cgan-grid25": {"method": "cgan", "data.source": "grid25", "model.arch": "mlp", "model.mlp_hidden": 32},
 }
 
@@ -365,3 +367,21 @@ def test_architecture_switches_work_with_every_method(method, batch, build, fini
     if method != "vae":
         z = m.sample_inputs(100)["z"]
         assert z.min() >= -1 and z.max() <= 1  # uniform latent
+
+
+def test_mixture_latent_draws_around_fixed_centres(build):
+    from ganlab.methods.gan import mixture_centres
+    m = build("gan", **{"model.latent_dist": "mixture", "model.latent_components": 5, "model.latent_spread": 10.0})
+    z = m.latent(2000, generator=torch.Generator().manual_seed(0), device="cpu")
+    assert z.shape == (2000, 16)
+    centres = mixture_centres(5, 16, 10.0)
+    d, k = torch.cdist(z, centres).min(1)
+    assert d.max() < 10 and set(k.tolist()) == set(range(5))  # every sample is near a centre, every centre used
+    assert (z - centres[k]).std().item() == pytest.approx(1.0, abs=0.05)  # unit Gaussians around them
+    # the same centres for every run and every load (a saved run samples the same z from the same seed)
+    again = build("gan", seed=3, **{"model.latent_dist": "mixture", "model.latent_components": 5,
+                                    "model.latent_spread": 10.0})
+    assert torch.equal(again.latent(7, generator=torch.Generator().manual_seed(1), device="cpu"),
+                       m.latent(7, generator=torch.Generator().manual_seed(1), device="cpu"))
+    with pytest.raises(ConfigError, match="latent_dist=mixture with method=vae"):
+        build("vae", **{"model.latent_dist": "mixture"})
