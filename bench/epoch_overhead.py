@@ -6,7 +6,7 @@ evaluation and the metrics log, against the steps themselves.
 Each measurement is a whole ``ganlab train`` process (``--child``), with the run's own defaults:
 
     digits   ganlab train --out RUN                                   (DCGAN 32x32 on the built-in digits, 25 epochs)
-    toy      ganlab train --recipe toy-ring8 --out RUN                (MLP GAN on 8 Gaussians, 100 epochs of 19 steps)
+    toy      ganlab train --recipe toy-ring8 --epochs 100 --out RUN   (MLP GAN on 8 Gaussians, 100 epochs of 19 steps)
     faces64  ganlab train --data ANIME --image-size 64 --limit 1000 --epochs 3 --out RUN
 
 (``train.progress=false`` in all three, so no bar is drawn into the pipe.) Inside the process the trainer's
@@ -38,7 +38,7 @@ ANIME = REPO.parent / "shared" / "data" / "anime-faces" / "images"
 QUIET = ["--set", "train.progress=false"]
 CASES = {
     "digits": [],
-    "toy": ["--recipe", "toy-ring8"],
+    "toy": ["--recipe", "toy-ring8", "--epochs", "100"],
     "faces64": ["--data", str(ANIME), "--image-size", "64", "--limit", "1000", "--epochs", "3"],
 }
 PARTS = ("steps", "samples", "plot", "checkpoints", "eval", "metrics log")
