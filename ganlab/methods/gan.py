@@ -82,7 +82,7 @@ class GAN(AdversarialMethod):
             return torch.rand(shape, generator=generator, device=device) * 2 - 1
         z = torch.randn(shape, generator=generator, device=device)
         if mc.latent_dist == "mixture":
-            centres = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread).to(device)
+            centres = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread, str(device))
             z = z + centres[torch.randint(0, len(centres), (n,), generator=generator, device=device)]
         return z
 
@@ -145,7 +145,7 @@ class GAN(AdversarialMethod):
 
 
 @functools.cache
-def mixture_centres(k: int, dim: int, spread: float) -> torch.Tensor:
+def mixture_centres(k: int, dim: int, spread: float, device: str = "cpu") -> torch.Tensor:
     """The ``k`` centres of the mixture latent: drawn once from N(0, spread^2 I) with a fixed seed, so every run
-    and every load of a run has the same ones."""
-    return torch.randn(k, dim, generator=torch.Generator().manual_seed(20261205)) * spread
+    and every load of a run has the same ones (kept per device: no copy in the training step)."""
+    return (torch.randn(k, dim, generator=torch.Generator().manual_seed(20261205)) * spread).to(device)
