@@ -559,6 +559,18 @@ def check_regularisers(cfg: Config) -> None:
                           "> 0; set lecam_weight or drop lecam_decay")
 
 
+def check_switched_knobs(cfg: Config) -> None:
+    """Refuse the mixture latent's and the EMA statistics' knobs set without the option they belong to."""
+    mc = cfg.model
+    for key in ("latent_components", "latent_spread"):
+        if mc.latent_dist != "mixture" and getattr(mc, key) != getattr(ModelConfig, key):
+            raise ConfigError(f"model.{key}={getattr(mc, key)} has no effect without model.latent_dist=mixture "
+                              f"(it is {mc.latent_dist}); set latent_dist=mixture or drop {key}")
+    if cfg.tricks.ema is None and cfg.tricks.ema_stats != TricksConfig.ema_stats:
+        raise ConfigError(f"tricks.ema_stats={cfg.tricks.ema_stats} has no effect without tricks.ema (the moving "
+                          "average of G whose statistics it sets); set tricks.ema or drop ema_stats")
+
+
 def check_lr_decay(cfg: Config) -> None:
     oc = cfg.optim
     if oc.lr_floor > 1:
@@ -592,6 +604,7 @@ def validate(cfg: Config) -> Config:
             "norm mixes samples; set model.d_norm=none (as in the WGAN-GP paper).")
     check_regularisers(cfg)
     check_lr_decay(cfg)
+    check_switched_knobs(cfg)
     if cfg.model.arch == "resnet" and cfg.model.upsample == "deconv":
         raise ConfigError(
             "model.arch=resnet with model.upsample=deconv: the residual blocks upsample and then convolve "

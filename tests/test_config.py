@@ -72,3 +72,16 @@ def test_every_recipe_loads_and_has_a_comment():
 def test_missing_recipe_lists_known_ones():
     with pytest.raises(ConfigError, match="dcgan"):
         load_experiment("no-such-recipe")
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"model.latent_components": 8}, "no effect without model.latent_dist=mixture"),
+    ({"model.latent_spread": 1.0, "model.latent_dist": "uniform"}, "no effect without model.latent_dist=mixture"),
+    ({"tricks.ema_stats": "recompute"}, "no effect without tricks.ema"),
+])
+def test_a_knob_without_its_option_is_refused(tiny_config, values, match):
+    with pytest.raises(ConfigError, match=match):
+        tiny_config(**values)
+    # with the option on, the same knob is taken
+    on = {"model.latent_dist": "mixture"} if "model" in next(iter(values)) else {"tricks.ema": 0.9}
+    tiny_config(**{**values, **on})
