@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train.add_parsers(sub)          # train, recipes
     evaluate.add_parsers(sub)       # sample, eval, train-classifier
-    explore.add_parsers(sub)        # interpolate, edit, conditional, vae-views, embed, probe
+    explore.add_parsers(sub)        # interpolate, edit, conditional, vae-views, embed, probe, export
     report.add_parsers(sub)         # report, sweep
     return parser
 

@@ -107,3 +107,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--test-size", type=float, default=0.25, help="held-out share (default 0.25)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_lazy("probe"))
+
+    p = sub.add_parser("export", help="write the generator as an ONNX or TorchScript file (plus a JSON of its "
+                                      "inputs) that other tools load without ganlab")
+    p.add_argument("run", help="a run folder")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="onnx or torchscript")
+    p.add_argument("--checkpoint", help="latest (default), best, an epoch number or a checkpoint path")
+    p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    p.add_argument("--out", help="the file to write (default RUN/export/generator.onnx or .pt); its description "
+                                 "goes beside it with .json")
+    p.set_defaults(func=_lazy("export"))
