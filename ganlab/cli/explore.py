@@ -117,3 +117,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", help="the file to write (default RUN/export/generator.onnx or .pt); its description "
                                  "goes beside it with .json")
     p.set_defaults(func=_lazy("export"))
+
+    p = sub.add_parser("explore", help="a local web page to explore trained runs live (the explore extra)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (the page can show any of them, and two "
+                                                           "side by side)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                                                       "only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--classifier", metavar="PATH", help="an attribute classifier (ganlab train-classifier): the "
+                                                        "page can then find latent directions with it")
+    p.set_defaults(func=_lazy("server"))

@@ -151,8 +151,22 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     log(f"direction: {how}; <z,e> chosen {fmt(record['projection']['chosen_mean'])}, "
         f"all {fmt(record['projection']['all_mean'])} +- {fmt(record['projection']['all_std'])}")
     write_json(js, record)
+    saved = save_direction(g, fig[len("edit-"):], attribute, e, how, record)
     log(png)
+    log(f"direction saved to {saved} (ganlab explore shows it as a slider)")
     return record
+
+
+def save_direction(g, name: str, attribute: str, e: torch.Tensor, how: str, record: dict):
+    """``RUN/directions/<name>.json``: the unit direction, its attribute and how it was chosen, for the live
+    explorer's sliders."""
+    from ganlab.explore.live import directions_dir
+    path = directions_dir(g.run.path) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"attribute": attribute, "direction": e.tolist(), "chosen_by": how,
+                      "definition": record["direction_definition"], "checkpoint": record["checkpoint"],
+                      "epoch": record["epoch"], "n": record["n"], "seed": record["seed"]})
+    return path
 
 
 def cmd(args) -> int:
