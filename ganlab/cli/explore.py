@@ -56,12 +56,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--classifier", metavar="PATH",
                    help="an attribute classifier: the direction comes from the --top-k samples it scores "
                         "highest (with --select it only scores the edits)")
-    p.add_argument("--strength", default="1,2,3", help="multiples of the unit direction to add (default 1,2,3)")
+    p.add_argument("--strength", default="1,2,3", help="multiples of the unit direction to add (default 1,2,3; "
+                                                       "with --image -2,-1,1,2)")
     p.add_argument("--n", type=int, help="samples drawn: the sheet's N with --select (default 16), the pool "
                                          "the classifier scores otherwise (default 512)")
     p.add_argument("--seed", type=int, default=0, help="the sheet's --seed (default 0)")
     p.add_argument("--top-k", type=int, help="with --classifier: how many top-scored samples (default n/8)")
     p.add_argument("--rows", type=int, default=8, help="chosen samples shown (default 8)")
+    p.add_argument("--image", metavar="PHOTO", help="edit a real photo: project it into the latent space (as "
+                                                    "'ganlab project' does) and move it along the direction (the "
+                                                    "one saved by an earlier edit, unless --select/--classifier)")
     p.set_defaults(func=_lazy("edit"))
 
     p = sub.add_parser("conditional", help="conditional models at fixed noise: every value of an attribute "
@@ -128,3 +132,23 @@ def add_parsers(sub) -> None:
     p.add_argument("--classifier", metavar="PATH", help="an attribute classifier (ganlab train-classifier): the "
                                                         "page can then find latent directions with it")
     p.set_defaults(func=_lazy("server"))
+
+    p = sub.add_parser("project", help="find the latent vector (and tags) whose image best matches a real photo")
+    p.add_argument("run", help="a run folder")
+    p.add_argument("--image", required=True, metavar="PHOTO", help="the photo (PNG, JPEG, ...): centre-cropped and "
+                                                                   "resized to the run's images")
+    p.add_argument("--checkpoint", help="latest (default), best, an epoch number or a checkpoint path")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
+    p.add_argument("--starts", type=int, default=4, help="random starts, plus the encoder's estimate where the run "
+                                                         "has one (default 4)")
+    p.add_argument("--features", default="auto", help="the feature loss: d (D's convolutions), classifier:PATH "
+                                                      "(ganlab train-classifier), none; auto (default): d where D "
+                                                      "scores single images, else none")
+    p.add_argument("--feature-weight", type=float, default=0.1, help="weight of the feature loss (default 0.1)")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam's step size on z (default 0.05)")
+    p.add_argument("--cond", help="conditional runs: fix tags, e.g. hair=blue (default: read or searched)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    p.add_argument("--out", help="folder for z.pt, reconstruction.png, losses.png, projection.json (default "
+                                 "RUN/projections/<photo name>)")
+    p.set_defaults(func=_lazy("project"))

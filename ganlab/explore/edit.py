@@ -16,6 +16,7 @@ reported for each column.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
@@ -169,7 +170,69 @@ def save_direction(g, name: str, attribute: str, e: torch.Tensor, how: str, reco
     return path
 
 
+def edit_photo(run, image, attribute: str, classifier=None, select=None, strength=(-2.0, -1.0, 1.0, 2.0), n=None,
+               seed=0, top_k=None, checkpoint=None, device="cpu", out=None, steps=300, log=print) -> dict:
+    """A real photo edited along an attribute's direction: the photo, its projection (``ganlab project``), the
+    projection with the direction's component removed, and with multiples of the direction added. The direction
+    is found as ``edit`` finds it (``--select`` / ``--classifier``), or read from ``RUN/directions`` where
+    ``edit`` saved it."""
+    from ganlab.explore.live import read_directions
+    from ganlab.explore.project import project, read_photo
+    from ganlab.explore.scorer import AttributeScorer, load_scorer, parse_attribute
+    g = load_generator(run, checkpoint, device)
+    require_images(g, "edit --image")
+    name, value = parse_attribute(attribute)
+    key = safe_name(name if value is None else f"{name}-{value}")
+    if classifier is None and select is None:
+        saved = read_directions(g.run.path)
+        if key not in saved:
+            raise ConfigError(f"no direction '{attribute}' saved in {g.run.path / 'directions'} (saved: "
+                              f"{', '.join(saved) or 'none'}); find it first with --select or --classifier")
+        e = saved[key]["direction"].flatten()
+        how = saved[key].get("chosen_by", "saved")
+    else:
+        rec = edit(run, attribute, classifier, select, (1.0,), n, seed, top_k, 1, checkpoint, device,
+                   out=None, log=lambda *a: None)
+        e, how = torch.tensor(rec["direction"]), rec["chosen_by"]
+    photo = read_photo(image, g)
+    result = project(g, photo, steps=steps, log=log)
+    inputs = result["inputs"]
+    z = inputs["z"].float().flatten(1)
+    if z.shape[1] != e.numel():
+        raise ConfigError(f"direction '{attribute}' has {e.numel()} numbers; the latent of {g.run.path} has "
+                          f"{z.shape[1]}")
+    strengths = parse_numbers(strength, "--strength", float) if isinstance(strength, str) else list(strength)
+    variants = [("removed", remove_component(z, e))] + [(f"{s:+g}e", z + s * e[None, :]) for s in strengths]
+    images = [photo, result["images"]]
+    for _, zz in variants:
+        images.append(g.generate({**inputs, "z": zz.view_as(inputs["z"]).to(inputs["z"].dtype)}))
+    labels = ["photo", "projection"] + [lab for lab, _ in variants]
+    scores = None
+    if classifier is not None:
+        scorer = AttributeScorer(load_scorer(classifier, device), name, value, g.data_info.attributes)
+        scores = {lab: float(scorer(img)[0]) for lab, img in zip(labels, images)}
+        labels = [f"{lab} {scores[lab]:.2f}" for lab in labels]
+    fig = f"edit-{key}-{safe_name(Path(image).stem)}"
+    png, js = figure_paths(g, fig, out)
+    geom = labelled_grid([torch.cat(images)], png, None, labels,
+                         title=f"{Path(image).name} along '{attribute}' ({g.run.path.name})")
+    record = {"command": "edit", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path), "epoch": g.epoch,
+              "image": str(image), "attribute": attribute, "direction_chosen_by": how, "strengths": strengths,
+              "projection_mse": float(result["mse"][0]), "columns": labels, "png": str(png), "grid": geom}
+    if scores is not None:
+        record["scores"] = scores
+    write_json(js, record)
+    log(f"projection MSE {record['projection_mse']:.4f}; direction: {how}")
+    log(png)
+    return record
+
+
 def cmd(args) -> int:
+    if args.image:
+        strength = args.strength if args.strength != "1,2,3" else "-2,-1,1,2"
+        edit_photo(args.run, args.image, args.attribute, args.classifier, args.select, strength, args.n, args.seed,
+                   args.top_k, args.checkpoint, args.device, args.out)
+        return 0
     edit(args.run, args.attribute, args.classifier, args.select, args.strength, args.n, args.seed, args.top_k,
          args.rows, args.checkpoint, args.device, args.out)
     return 0
