@@ -255,3 +255,20 @@ def test_the_page_in_a_browser(page, tmp_path):
     changed(pg, "compare", act=lambda: pg.click("#compare-go"))
     assert pg.errors == [], pg.errors
     assert pg.outside == [], pg.outside  # nothing fetched from anywhere but the server
+
+
+def test_find_a_direction_with_the_command_lines_classifier(runs, tmp_path):
+    fc = pytest.importorskip("ganlab.eval.features.classifier")
+    torch.manual_seed(0)
+    path = tmp_path / "clf.pt"
+    fc.save_classifier(fc.DomainClassifier(1, 16, {"digit": [str(d) for d in range(10)]}), path, {})
+    with pytest.raises(ConfigError, match="--classifier PATH"):
+        live.Explorer([runs["gan"]]).find_direction(0, "digit=3")
+    ex = live.Explorer([runs["gan"]], classifier=str(path))
+    assert ex.describe()[0]["classifier"]
+    found = ex.find_direction(0, "digit=3")
+    assert found["name"] == "found-digit-3" and "scores highest for digit=3" in found["chosen_by"]
+    assert "found-digit-3" in [d["name"] for d in ex.describe()[0]["directions"]]
+    assert not (runs["gan"] / "directions" / "found-digit-3.json").exists()  # the page writes nothing
+    assert png(ex.grid(0, n=4, dirs={"found-digit-3": 2})).shape == png(ex.grid(0, n=4)).shape
+    assert not torch.equal(png(ex.grid(0, n=4, dirs={"found-digit-3": 2})), png(ex.grid(0, n=4)))
