@@ -111,6 +111,7 @@ class Explorer:
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # one generator pass at a time: torch uses every core for each
         self._found: dict[int, dict] = {i: {} for i in range(len(self.runs))}  # directions found in the page
+        self._photos: dict[tuple, tuple] = {}  # (run, checkpoint) -> (photo, projected inputs): the last upload
         self.generator(0)  # fail now, on the command line, if the first run cannot be loaded
 
     # --- runs and their generators ------------------------------------------------------------------
@@ -303,6 +304,40 @@ class Explorer:
             r = g.method.reconstruct(to_float((x * 255).round().to(torch.uint8), g.data_info.output).to(g.device))
         from ganlab.plots import to_unit
         return png_bytes(torch.cat([x, to_unit(r.cpu(), g.data_info.output)]), nrow=2)
+
+    PROJECT_STEPS = 100
+
+    def project_upload(self, i, data: bytes, checkpoint=None, dirs=None) -> bytes:
+        """An uploaded photo projected into run ``i``'s latent space (``ganlab project``, fewer steps), kept for
+        this session so the direction sliders can move it; the photo beside its projection and the edit."""
+        from ganlab.explore.project import project
+        g = self.generator(i, checkpoint)
+        common.require_images(g, "projecting a photo")
+        c, h, w = g.data_info.shape
+        x = decode_upload(data, c, h)
+        with self._lock:
+            r = project(g, x, steps=self.PROJECT_STEPS, starts=2, log=lambda *a: None)
+        self._photos[(i, parse_checkpoint(checkpoint))] = (x, r["inputs"])
+        return self.photo_edit(i, checkpoint, dirs)
+
+    def photo_edit(self, i, checkpoint=None, dirs=None) -> bytes:
+        """The projected photo of this run: photo | projection | projection with the directions added."""
+        key = (i, parse_checkpoint(checkpoint))
+        if key not in self._photos:
+            raise ConfigError("upload a photo first")
+        x, inputs = self._photos[key]
+        g = self.generator(i, checkpoint)
+        proj = self.images(g, inputs)
+        edited = proj
+        if dirs:
+            z = inputs["z"].float().flatten(1)
+            known = self.directions(i)
+            for name, s in dirs.items():
+                if name not in known:
+                    raise ConfigError(f"direction {name!r}: this run has {', '.join(known) or 'none'}")
+                z = z + float(s) * known[name]["direction"].flatten()[None, :]
+            edited = self.images(g, {**inputs, "z": z.view_as(inputs["z"]).to(inputs["z"].dtype)})
+        return png_bytes(torch.cat([x, proj, edited]), nrow=3)
 
     def find_direction(self, i, attribute: str, checkpoint=None, n=512, seed=0) -> dict:
         """A direction for ``attribute`` from the command line's classifier (as ``ganlab edit --classifier``

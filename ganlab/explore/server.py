@@ -129,9 +129,7 @@ def make_app(ex: Explorer):
         return picture(ex.compare(ids, checkpoint=s["checkpoint"], n=_int(q, "n", 16, 1), seed=s["seed"],
                                   scale=s["scale"]), name=f"compare-seed{s['seed']}")
 
-    async def reconstruct(request):
-        q = request.query_params
-        i = ex.run_index(q.get("run", 0))
+    async def upload(request) -> bytes:
         size = int(request.headers.get("content-length") or 0)
         if size > MAX_UPLOAD_BYTES:
             raise ConfigError(f"the upload is {size / 2**20:.1f} MiB; images up to {MAX_UPLOAD_BYTES >> 20} MiB "
@@ -141,8 +139,26 @@ def make_app(ex: Explorer):
             data += chunk
             if len(data) > MAX_UPLOAD_BYTES:
                 raise ConfigError(f"the upload is over {MAX_UPLOAD_BYTES >> 20} MiB")
-        return picture(ex.reconstruction(i, bytes(data), checkpoint=q.get("checkpoint") or None),
+        return bytes(data)
+
+    async def reconstruct(request):
+        q = request.query_params
+        i = ex.run_index(q.get("run", 0))
+        return picture(ex.reconstruction(i, await upload(request), checkpoint=q.get("checkpoint") or None),
                        name="reconstruction")
+
+    async def project(request):
+        q = request.query_params
+        i = ex.run_index(q.get("run", 0))
+        data = await upload(request)
+        return picture(ex.project_upload(i, data, checkpoint=q.get("checkpoint") or None, dirs=_json(q, "dirs")),
+                       name="photo-edit")
+
+    async def photo(request):
+        q = request.query_params
+        i = ex.run_index(q.get("run", 0))
+        return picture(ex.photo_edit(i, checkpoint=q.get("checkpoint") or None, dirs=_json(q, "dirs")),
+                       name="photo-edit")
 
     async def find_direction(request):
         q = request.query_params
@@ -153,6 +169,7 @@ def make_app(ex: Explorer):
               Route("/api/attribute", guarded(attribute_grid)), Route("/api/interpolate", guarded(interpolate)),
               Route("/api/compare", guarded(compare)),
               Route("/api/reconstruct", guarded(reconstruct), methods=["POST"]),
+              Route("/api/project", guarded(project), methods=["POST"]), Route("/api/photo", guarded(photo)),
               Route("/api/direction", guarded(find_direction), methods=["POST"])]
     return Starlette(routes=routes)
 

@@ -70,6 +70,19 @@ def test_interpolation_ends_at_the_two_tiles(explorer):
     assert gif.n_frames == 7
 
 
+def test_a_photo_projected_then_moved_by_a_direction(explorer):
+    buf = io.BytesIO()
+    Image.new("L", (20, 20), 30).save(buf, "PNG")
+    with pytest.raises(ConfigError, match="upload a photo first"):
+        explorer.photo_edit(0)
+    three = png(explorer.project_upload(0, buf.getvalue()))
+    assert three.shape == (18 + 2, 3 * 18 + 2)
+    tile = lambda img, c: img[2:18, 2 + c * 18: 2 + c * 18 + 16]  # noqa: E731
+    assert torch.equal(tile(three, 1), tile(three, 2))  # no direction: the edit is the projection
+    moved = png(explorer.photo_edit(0, dirs={"thick": 3}))
+    assert torch.equal(tile(moved, 1), tile(three, 1)) and not torch.equal(tile(moved, 2), tile(three, 2))
+
+
 def test_compare_and_reconstruct(explorer, runs):
     side = png(explorer.compare([0, 1], n=4))
     assert side.shape == (2 * 18 + 2, 2 * (2 * 18 + 2) + 8)
@@ -251,6 +264,11 @@ def test_the_page_in_a_browser(page, tmp_path):
     changed(pg, act=lambda: pg.select_option("#run", "3"))
     Image.new("L", (30, 30), 200).save(tmp_path / "face.png")
     changed(pg, "recon", act=lambda: pg.set_input_files("#upload", str(tmp_path / "face.png")))
+    # a real photo projected into the GAN's latent space, then moved by the saved direction
+    changed(pg, act=lambda: pg.select_option("#run", "0"))
+    changed(pg, "photo", act=lambda: pg.set_input_files("#photo-upload", str(tmp_path / "face.png")))
+    before, after = changed(pg, "photo", act=lambda: set_range(pg, "#dir-thick", "-2.5"))
+    assert before != after
     # side by side with another run at the same noise
     changed(pg, "compare", act=lambda: pg.click("#compare-go"))
     assert pg.errors == [], pg.errors
