@@ -156,3 +156,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="where to save the classifier (.pt); a .json report is written beside")
     p.set_defaults(func=cmd_train_classifier)
+
+    p = sub.add_parser("weights", help="the Inception feature extractors' weights files: list them, or fetch one "
+                                       "(downloads happen only here, never implicitly)")
+    p.add_argument("action", choices=("list", "fetch"), help="list: where ganlab looks and what it finds; fetch: "
+                                                              "download into the torch hub cache, hash checked")
+    p.add_argument("name", nargs="?", help="fetch: inception or torchvision-inception")
+    p.add_argument("--from", dest="source", metavar="PATH_OR_URL", help="fetch from a mirror URL or a local copy "
+                                                                        "instead of the official release")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_weights)
+
+
+def cmd_weights(args) -> int:
+    from ganlab.eval.features.weights import cmd
+    return cmd(args)

@@ -41,9 +41,9 @@ def find_weights(kind: str, path: str | None = None) -> Path:
         if c.is_file():
             return c
     raise WeightsMissing(
-        f"the {kind} feature extractor needs its weights file {fname}, and ganlab never downloads at run time. "
-        f"Place it at {_hub_file(fname)} (the torch hub cache) or point ${env} at it. Or use "
-        "--features classifier:PATH with a classifier from 'ganlab train-classifier', which needs no download.")
+        f"the {kind} feature extractor needs its weights file {fname}, and ganlab never downloads at run time: "
+        f"run 'ganlab weights fetch {kind}' (or place the file at {_hub_file(fname)}, or point ${env} at it), "
+        "or use --features classifier:PATH with a classifier from 'ganlab train-classifier'.")
 
 
 def _file_id(p: Path) -> str:
