@@ -134,6 +134,9 @@ class TrainConfig:
                                          "convolutions with oneDNN on CPU and with tensor cores on CUDA")
     log_every: int = opt(20, min=1, help="flush per-step metrics to disk every N steps")
     checkpoint_every: int = opt(5, min=1, help="keep a numbered checkpoint every N epochs (latest is always kept)")
+    dist_timeout: float = opt(1800.0, min=1.0, help="under torchrun: seconds without a finished training step "
+                              "(a process or node that died) before every process stops with a message; raise it "
+                              "above the longest evaluation during training")
     checkpoint_minutes: Optional[float] = opt(5.0, min=0.0, help="save latest.pt once this many minutes of wall "
                                               "time have passed since it was last saved (looked at after every "
                                               "step), so a kill loses at most that much; it is always saved at the "

@@ -5,19 +5,73 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 
 import torch
 import torch.distributed as td
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 
-def setup() -> tuple[int, int]:
+def setup(timeout: float = 1800.0) -> tuple[int, int]:
+    """(rank, world size). ``timeout``: seconds a collective waits for the other processes before it fails, so
+    that a node that died stops the others instead of leaving them waiting."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
     if not td.is_initialized():
-        td.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        td.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(seconds=timeout))
     return td.get_rank(), td.get_world_size()
+
+
+# what a collective says when another process is gone or silent (gloo and NCCL words)
+PEER_FAILURE = ("timed out", "timeout", "connection", "closed", "peer", "gloo", "nccl", "broken pipe")
+
+
+def peer_failure(e: BaseException) -> bool:
+    """Whether ``e`` (raised inside a training step under torchrun) says another process stopped answering."""
+    return isinstance(e, td.DistError) or any(w in str(e).lower() for w in PEER_FAILURE)
+
+
+class Watchdog:
+    """Under torchrun, a process whose peer died can wait forever inside a collective (gloo's allreduce in DDP's
+    backward does, whatever the process group's timeout). This thread ends the process with a message when no
+    training step has finished for ``timeout`` seconds; ``beat()`` after every step."""
+
+    def __init__(self, timeout: float, message):
+        import threading
+        self.timeout, self.message, self.last = timeout, message, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="ganlab-watchdog", daemon=True)
+
+    def start(self):
+        import time
+        self.last = time.monotonic()
+        self._thread.start()
+        return self
+
+    def beat(self):
+        import time
+        self.last = time.monotonic()
+
+    def stop(self):
+        """End the thread and wait for it: a thread still alive at exit, holding the trainer, can make the
+        process group's teardown abort."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self):
+        import sys
+        import time
+        while not self._stop.wait(min(5.0, self.timeout / 4)):
+            if time.monotonic() - self.last > self.timeout:
+                print("ganlab train: " + self.message(time.monotonic() - self.last), file=sys.stderr, flush=True)
+                os._exit(2)
+
+
+def first_line(e: BaseException, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def device_for_rank(device: torch.device, rank: int) -> torch.device:

@@ -65,7 +65,7 @@ class Trainer:
     def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
         self.cfg, self.run, self.resume = cfg, run, resume
         self.log = lambda *a: log(*(printable(x) if isinstance(x, str) else x for x in a))  # byte names
-        self.rank, self.world = dist.setup()
+        self.rank, self.world = dist.setup(cfg.train.dist_timeout)
         tc = cfg.train
         self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
         # config.yaml records the precision chosen, so a resumed run keeps it on any machine
@@ -439,6 +439,7 @@ class Trainer:
         handlers = self._catch_signals()
         self.method.train(True)
         started = time.perf_counter()
+        watchdog = dist.Watchdog(tc.dist_timeout, self._peer_lost).start() if self.world > 1 else None
         try:
             if self.resume:
                 self.maybe_evaluate(missing_only=True)  # an evaluation cut short by a signal runs again
@@ -458,6 +459,8 @@ class Trainer:
                         apply_lr_decay(self.method.optimizers().values(), oc.lr_decay, self.method.g_steps,
                                        self.method.total_steps, oc.lr_floor)
                     stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
+                    if watchdog is not None:
+                        watchdog.beat()
                     self.timing["steps"] += time.perf_counter() - t0
                     self._buffer.append((self.global_iter, self.epoch, self.method.g_steps, stats))
                     self.iter_in_epoch += 1
@@ -487,7 +490,14 @@ class Trainer:
         except OSError as e:  # a full or read-only disk, while writing a grid, the plot, the event files...
             bar.close()
             raise RunError(self._write_failed(e)) from None
+        except RuntimeError as e:
+            if self.world > 1 and dist.peer_failure(e):  # a node died or hangs: stop instead of waiting forever
+                bar.close()
+                raise RunError(self._peer_lost(reason=dist.first_line(e))) from None
+            raise
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             bar.close()
             self.source.close()
             if self._scatter is not None:
@@ -548,6 +558,19 @@ class Trainer:
                 pass
             self.log(f"\ninterrupted{self._signal_name()}: saved {self.run.latest} at epoch {self.epoch}, iteration {self.iter_in_epoch}; "
                      f"{how}")
+
+    def _peer_lost(self, waited: float | None = None, reason: str | None = None) -> str:
+        why = reason or f"no training step finished for {waited:.0f} s, train.dist_timeout"
+        kept = (f"{self.run.latest} (epoch {self._saved_epoch()}) is the last checkpoint" if self.run.latest.exists()
+                else "no checkpoint was written")
+        return (f"process {self.rank} of {self.world}: another process of this run stopped answering "
+                f"({why}); {kept}; continue with the same torchrun command and ganlab train --resume {self.run.path}")
+
+    def _saved_epoch(self):
+        try:
+            return ckpt.load_run_state(self.run.latest, map_location="cpu").get("epoch")
+        except Exception:  # noqa: BLE001 - only for the message
+            return "?"
 
     def _signal_name(self) -> str:
         return f" by {signal.Signals(self._stop_signal).name}" if self._stop_signal else ""
