@@ -150,6 +150,8 @@ class TrainConfig:
                                         "of the run and when it is stopped. null or 0: at every epoch end")
     n_samples: int = opt(64, min=1, help="size of the fixed-noise sample grid")
     tensorboard: bool = opt(True)
+    trackers: list = opt([], help="experiment trackers beside TensorBoard: mlflow (a file store beside the run "
+                         "folder, or $MLFLOW_TRACKING_URI), wandb (offline); each an optional extra")
     progress: bool = opt(True, help="show a progress bar")
 
     def grid_every(self) -> int:
@@ -562,6 +564,15 @@ def check_regularisers(cfg: Config) -> None:
                           "> 0; set lecam_weight or drop lecam_decay")
 
 
+TRACKERS = ("tensorboard", "mlflow", "wandb")
+
+
+def check_trackers(cfg: Config) -> None:
+    bad = [n for n in cfg.train.trackers if n not in TRACKERS]
+    if bad:
+        raise ConfigError(f"train.trackers: unknown {bad[0]!r}; choose from {', '.join(TRACKERS)}")
+
+
 def check_switched_knobs(cfg: Config) -> None:
     """Refuse the mixture latent's and the EMA statistics' knobs set without the option they belong to."""
     mc = cfg.model
@@ -608,6 +619,7 @@ def validate(cfg: Config) -> Config:
     check_regularisers(cfg)
     check_lr_decay(cfg)
     check_switched_knobs(cfg)
+    check_trackers(cfg)
     if cfg.model.arch == "resnet" and cfg.model.upsample == "deconv":
         raise ConfigError(
             "model.arch=resnet with model.upsample=deconv: the residual blocks upsample and then convolve "

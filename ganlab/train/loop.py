@@ -116,6 +116,7 @@ class Trainer:
         self._buffer: list[tuple[int, int, int, dict]] = []
         self.fixed = self.method.fixed_inputs(tc.n_samples, tc.seed + 1)
         self.writer = None
+        self.trackers: list = []  # MLflow, W&B (train.trackers), rank 0 only
         self.evaluator = None
         self._stop_signal = None   # the signal that asked the loop to stop after its current step
         self._in_eval = False      # a signal during evaluation stops at once (the epoch's checkpoint is written)
@@ -234,6 +235,8 @@ class Trainer:
                     for k, v in r.items():
                         if k not in ("iter", "epoch", "g_step"):
                             self.writer.add_scalar(f"train/{k}", v, r["iter"])
+            for t in self.trackers:
+                t.metrics(records)
         last = records[-1]
         self._postfix = {k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "wasserstein") if k in last}
 
@@ -284,6 +287,8 @@ class Trainer:
             plots.save_grid(out, self.run.sample_grid(self.epoch), self.data_info.output)
             if self.writer is not None:
                 self.writer.add_image("samples", plots.grid_tensor(out, self.data_info.output), self.global_iter)
+        for t in self.trackers:
+            t.image(self.run.sample_grid(self.epoch), self.global_iter)
 
     def draw_losses(self) -> None:
         """Redraw losses.png from the whole history (and flush the event files)."""
@@ -423,6 +428,9 @@ class Trainer:
 
     def _fit(self) -> RunDir:
         self.prepare_run_folder()
+        if self.rank == 0 and self.cfg.train.trackers:
+            from ganlab.train.trackers import open_trackers
+            self.trackers = open_trackers(self.cfg.train.trackers, self.run, self.cfg)
         dist.broadcast_state(self)
         self.method = dist.wrap_method(self.method, self.device) if self.world > 1 else self.method
         self.describe()
@@ -498,6 +506,8 @@ class Trainer:
         finally:
             if watchdog is not None:
                 watchdog.stop()
+            for t in self.trackers:
+                t.close(finished=self.done())
             bar.close()
             self.source.close()
             if self._scatter is not None:
@@ -612,6 +622,10 @@ class Trainer:
                                lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
         finally:
             self._in_eval = False
+        if self.trackers:
+            rows = [json.loads(x) for x in self.run.eval_path.read_text().splitlines() if x.strip()]
+            for t in self.trackers:
+                t.eval_rows([r for r in rows if r.get("epoch") == self.epoch], self.global_iter)
 
 
 def _now() -> float:
