@@ -240,9 +240,86 @@ def run_jobs(todo: list[tuple[Job, list[str]]], n_parallel: int, logs: Path, log
         raise
 
 
+def _train_task(cmd: list[str], log_path: str, env: dict, restart: str | None, stop_file: str) -> tuple[int, float]:
+    """One grid point, as a Ray task: the same ``python -m ganlab train`` subprocess as the local backend, its
+    output in ``log_path``. When ``stop_file`` appears (the sweep was stopped with Ctrl-C; the run folders are on a
+    file system every node sees) it stops the run with SIGTERM, which saves a checkpoint the next sweep resumes."""
+    if restart and Path(restart).exists():
+        shutil.rmtree(restart)
+    t = time.time()
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        while proc.poll() is None:
+            if Path(stop_file).exists():
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                break
+            time.sleep(0.5)
+        return proc.wait(), time.time() - t
+
+
+def run_jobs_ray(todo: list[tuple[Job, list[str]]], logs: Path, address: str | None = None, cpus: float = 1,
+                 gpus: float = 0, log=print) -> None:
+    """Every grid point as a Ray task asking for ``cpus`` CPUs and ``gpus`` GPUs, on a local Ray instance or the
+    cluster at ``address``; the run folders must be on a file system every node sees."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError('--backend ray needs Ray: pip install -e ".[cluster]"') from None
+    env = _env(1)
+    env["OMP_NUM_THREADS"] = str(max(1, int(cpus)))
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 **({} if address else {"num_cpus": os.cpu_count()}))
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_train_task)
+    stop_file = logs.parent / ".stop-sweep"
+    stop_file.unlink(missing_ok=True)
+    refs = {}
+    try:
+        for job, cmd in todo:
+            job.started = time.time()
+            job.log = logs / f"{job.name}.log"
+            ref = task.remote(cmd, str(job.log), env, str(job.path) if job.state == "restart" else None,
+                              str(stop_file))
+            refs[ref] = job
+            log(f"[sweep] queued {job.name} ({'resume' if job.state == 'resume' else 'train'}) on Ray, "
+                f"log {job.log}")
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            job = refs[ready[0]]
+            try:
+                job.returncode, job.elapsed = ray.get(ready[0])
+            except ray.exceptions.RayError as e:
+                job.returncode, job.elapsed = -1, time.time() - job.started
+                log(f"[sweep] {job.name}: the Ray task failed: {str(e).splitlines()[0]}")
+            log(f"[sweep] {'done' if job.returncode == 0 else f'FAILED (exit {job.returncode})'} {job.name} in "
+                f"{job.elapsed:.0f}s" + (f"; see {job.log}" if job.returncode else ""))
+    except KeyboardInterrupt:
+        stop_file.touch()  # every running task sends SIGTERM to its run, which saves a checkpoint
+        for ref, job in refs.items():
+            try:
+                ray.get(ref, timeout=150)
+            except Exception:  # noqa: BLE001 - a task that failed or never started: its folder says where it is
+                pass
+        for ref in refs:
+            ray.cancel(ref, force=True)  # queued ones that had not started
+        raise
+    finally:
+        stop_file.unlink(missing_ok=True)
+        if started_here:
+            ray.shutdown()
+
+
 def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, flags: dict | None = None,
           out: str | Path | None = None, jobs: int = 1, report: bool = True, dry_run: bool = False,
-          log=print) -> dict:
+          log=print, backend: str = "local", address: str | None = None, cpus_per_run: float = 1,
+          gpus_per_run: float = 0) -> dict:
     """Run the sweep; returns the summary written to OUT/sweep.json. ``flags``: common training flags by
     their ``ganlab train`` name (epochs, steps, data, image_size, ...)."""
     sets, flags = list(sets or []), dict(flags or {})
@@ -251,9 +328,18 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
         raise ConfigError(f"unknown training flag(s): {', '.join(unknown)}")
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: give at least 1")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend {backend}: local or ray")
+    if backend == "local" and (address or gpus_per_run or cpus_per_run != 1):
+        raise ConfigError("--address, --cpus-per-run and --gpus-per-run are for --backend ray")
+    if cpus_per_run <= 0 or gpus_per_run < 0:
+        raise ConfigError(f"--cpus-per-run {cpus_per_run} / --gpus-per-run {gpus_per_run}: give a positive "
+                          "number of CPUs and zero or more GPUs")
     grid = parse_grid(grid_specs)
     values = {TRAIN_FLAGS[f]: v for f, v in flags.items()}
     out = Path(out) if out else Path("runs") / f"sweep-{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if backend == "ray":
+        out = out.resolve()  # Ray's workers start elsewhere: every path they get is absolute
     all_jobs = plan(recipe, grid, sets, values, out)          # every config validated here
     for job in all_jobs:
         inspect(job)                                          # and every existing folder checked
@@ -272,10 +358,13 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     except OSError as e:
         raise ConfigError(f"cannot create {out}: {e.strerror or e}") from None
     summary = {"recipe": recipe, "grid": {k: v for k, v in grid}, "set": sets, "flags": flags, "out": str(out),
-               "jobs": jobs, "runs": [_job_record(j) for j in all_jobs]}
+               "jobs": jobs, "backend": backend, "runs": [_job_record(j) for j in all_jobs]}
     (out / "sweep.json").write_text(json.dumps(summary, indent=1))
     try:
-        run_jobs(todo, jobs, out / "logs", log)
+        if backend == "ray":
+            run_jobs_ray(todo, out / "logs", address, cpus_per_run, gpus_per_run, log)
+        else:
+            run_jobs(todo, jobs, out / "logs", log)
     finally:
         summary["runs"] = [_job_record(j) for j in all_jobs]
         (out / "sweep.json").write_text(json.dumps(summary, indent=1))
@@ -292,7 +381,7 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     (out / "sweep.json").write_text(json.dumps(summary, indent=1))
     if failed:
         raise ConfigError(f"{len(failed)} of {n_total} runs failed: {', '.join(failed)}"
-                         + (f" (logs in {out / 'logs'})" if jobs > 1 else ""))
+                         + (f" (logs in {out / 'logs'})" if jobs > 1 or backend == "ray" else ""))
     return summary
 
 

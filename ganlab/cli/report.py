@@ -25,7 +25,9 @@ def cmd_sweep(args) -> int:
     if args.recipe:
         raise ConfigError("give the recipe as the first argument (ganlab sweep RECIPE ...), not with --recipe")
     flags = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f, None) is not None}
-    sweep(args.recipe_arg, args.grid, args.set, flags, args.out, args.jobs, not args.no_report, args.dry_run)
+    sweep(args.recipe_arg, args.grid, args.set, flags, args.out, args.jobs, not args.no_report, args.dry_run,
+          backend=args.backend, address=args.address, cpus_per_run=args.cpus_per_run,
+          gpus_per_run=args.gpus_per_run)
     return 0
 
 
@@ -48,6 +50,12 @@ def add_parsers(sub) -> None:
             action.help = argparse.SUPPRESS
     p.add_argument("--out", help="folder for the runs, the report and sweep.json (default runs/sweep-RECIPE-TIME)")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at the same time (default 1)")
+    p.add_argument("--backend", default="local", choices=("local", "ray"),
+                   help="local (default): subprocesses here, --jobs at a time; ray: one Ray task per run, on a "
+                        "local Ray instance or the cluster at --address (the cluster extra)")
+    p.add_argument("--address", help="--backend ray: the Ray cluster to use (e.g. ray://HEAD:10001 or auto)")
+    p.add_argument("--cpus-per-run", type=float, default=1, help="--backend ray: CPUs each run asks for")
+    p.add_argument("--gpus-per-run", type=float, default=0, help="--backend ray: GPUs each run asks for")
     p.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
     p.add_argument("--dry-run", action="store_true", help="validate, show what would run, run nothing")
     p.set_defaults(func=cmd_sweep)
