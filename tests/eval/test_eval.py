@@ -104,27 +104,10 @@ def test_inception_weights_are_never_downloaded(tmp_path, monkeypatch):
         get_extractor("torchvision-inception")
 
 
-def _random_fid_inception_weights(path):
-    """A state dict of torch-fidelity's FID Inception architecture with random values, made offline."""
-    from torch_fidelity.feature_extractor_inceptionv3 import (
-        FeatureExtractorInceptionV3 as Net,
-    )
-    empty = path.with_name("empty.pt")
-    torch.save({}, empty)
-    orig = Net.load_state_dict
-    Net.load_state_dict = lambda self, sd, *a, **k: None
-    try:
-        torch.manual_seed(0)
-        net = Net("x", ["2048"], feature_extractor_weights_path=str(empty))
-    finally:
-        Net.load_state_dict = orig
-    torch.save(net.state_dict(), path)
-
-
-def test_inception_extractors_load_local_weights(tmp_path):
+def test_inception_extractors_load_local_weights(tmp_path, fid_inception_weights):
     pytest.importorskip("torch_fidelity")
     w = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
-    _random_fid_inception_weights(w)
+    fid_inception_weights(w)
     ext = get_extractor("inception", weights=str(w))
     imgs = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
     f, p = ext.features_and_probs(imgs)

@@ -113,31 +113,7 @@ def test_eval_says_how_to_fetch_when_the_weights_are_missing(published):
         get_extractor("inception")
 
 
-def _inception_weights_with_spread(path):
-    """torch-fidelity's FID Inception architecture with He-initialised convolutions (random, made offline): its
-    features differ from image to image, unlike an all-default initialisation's."""
-    import torch
-    from torch_fidelity.feature_extractor_inceptionv3 import (
-        FeatureExtractorInceptionV3 as Net,
-    )
-    empty = path.with_name("empty.pt")
-    torch.save({}, empty)
-    orig = Net.load_state_dict
-    Net.load_state_dict = lambda self, sd, *a, **k: None
-    try:
-        torch.manual_seed(0)
-        net = Net("x", ["2048"], feature_extractor_weights_path=str(empty))
-    finally:
-        Net.load_state_dict = orig
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-        elif isinstance(m, torch.nn.Linear):
-            torch.nn.init.normal_(m.weight, std=0.05)
-    torch.save(net.state_dict(), path)
-
-
-def test_fid_and_is_equal_torch_fidelitys_own(tmp_path):
+def test_fid_and_is_equal_torch_fidelitys_own(tmp_path, fid_inception_weights):
     """The same images and weights through ganlab's evaluation and torch-fidelity's calculate_metrics."""
     import numpy as np
     import torch
@@ -145,7 +121,7 @@ def test_fid_and_is_equal_torch_fidelitys_own(tmp_path):
     torch_fidelity = pytest.importorskip("torch_fidelity")
     from ganlab.eval.run import evaluate
     w = tmp_path / W.FID_WEIGHTS
-    _inception_weights_with_spread(w)
+    fid_inception_weights(w, he_init=True)  # features that differ from image to image
     g = torch.Generator().manual_seed(0)
     n = 16
     for name, shift in (("fake", 0.0), ("real", 0.3)):
