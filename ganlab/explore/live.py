@@ -187,17 +187,20 @@ class Explorer:
                     c = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread)
                     centre = c[torch.cdist(z, c).argmin(1)]
                 z = centre + (z - centre) * scale
-            known = self.directions(i)
-            for name, s in (dirs or {}).items():
-                if name not in known:
-                    raise ConfigError(f"direction {name!r}: this run has {', '.join(known) or 'none'}")
-                e = known[name]["direction"].flatten()
-                if e.numel() != z.shape[1]:
-                    raise ConfigError(f"direction {name!r} has {e.numel()} numbers; this run's latent has "
-                                      f"{z.shape[1]}")
-                z = z + float(s) * e[None, :]
-            inputs["z"] = z.to(inputs["z"].dtype)
+            inputs["z"] = self.moved(i, z, dirs).to(inputs["z"].dtype)
         return inputs
+
+    def moved(self, i: int, z: torch.Tensor, dirs: dict | None) -> torch.Tensor:
+        """Latents ``z`` [n, d] plus each named direction of run ``i`` times its strength."""
+        known = self.directions(i)
+        for name, s in (dirs or {}).items():
+            if name not in known:
+                raise ConfigError(f"direction {name!r}: this run has {', '.join(known) or 'none'}")
+            e = known[name]["direction"].flatten()
+            if e.numel() != z.shape[1]:
+                raise ConfigError(f"direction {name!r} has {e.numel()} numbers; this run's latent has {z.shape[1]}")
+            z = z + float(s) * e[None, :]
+        return z
 
     def images(self, g, inputs: dict) -> torch.Tensor:
         with self._lock:
@@ -330,12 +333,7 @@ class Explorer:
         proj = self.images(g, inputs)
         edited = proj
         if dirs:
-            z = inputs["z"].float().flatten(1)
-            known = self.directions(i)
-            for name, s in dirs.items():
-                if name not in known:
-                    raise ConfigError(f"direction {name!r}: this run has {', '.join(known) or 'none'}")
-                z = z + float(s) * known[name]["direction"].flatten()[None, :]
+            z = self.moved(i, inputs["z"].float().flatten(1), dirs)
             edited = self.images(g, {**inputs, "z": z.view_as(inputs["z"]).to(inputs["z"].dtype)})
         return png_bytes(torch.cat([x, proj, edited]), nrow=3)
 

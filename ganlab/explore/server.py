@@ -64,7 +64,7 @@ def _json(q, key) -> dict:
     return out
 
 
-def settings(ex: Explorer, q) -> dict:
+def settings(q) -> dict:
     """The common picture settings of a request's query string."""
     return {"checkpoint": q.get("checkpoint") or None, "seed": _int(q, "seed", 0, 0, 2**31 - 1),
             "scale": _float(q, "scale", 1.0), "cond": _json(q, "cond"), "dirs": _json(q, "dirs")}
@@ -101,13 +101,13 @@ def make_app(ex: Explorer):
     async def grid(request):
         q = request.query_params
         i = ex.run_index(q.get("run", 0))
-        s = settings(ex, q)
+        s = settings(q)
         return picture(ex.grid(i, n=_int(q, "n", 64, 1), **s), name=f"grid-run{i}-seed{s['seed']}")
 
     async def attribute_grid(request):
         q = request.query_params
         i = ex.run_index(q.get("run", 0))
-        s = settings(ex, q)
+        s = settings(q)
         attr = q.get("attribute", "")
         s["cond"].pop(attr, None)
         return picture(ex.attribute_grid(i, attr, rows=_int(q, "rows", 4, 1, 16), **s),
@@ -116,7 +116,7 @@ def make_app(ex: Explorer):
     async def interpolate(request):
         q = request.query_params
         i = ex.run_index(q.get("run", 0))
-        s = settings(ex, q)
+        s = settings(q)
         fmt = q.get("format", "png")
         data = ex.interpolation(i, _int(q, "a", 0), _int(q, "b", 1), n=_int(q, "n", 64, 1),
                                 steps=_int(q, "steps", 10), space=q.get("space", "latent"), fmt=fmt, **s)
@@ -125,7 +125,7 @@ def make_app(ex: Explorer):
     async def compare(request):
         q = request.query_params
         ids = [ex.run_index(v) for v in (q.get("runs") or "0,1").split(",")]
-        s = settings(ex, q)
+        s = settings(q)
         return picture(ex.compare(ids, checkpoint=s["checkpoint"], n=_int(q, "n", 16, 1), seed=s["seed"],
                                   scale=s["scale"]), name=f"compare-seed{s['seed']}")
 

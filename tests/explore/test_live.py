@@ -81,6 +81,8 @@ def test_a_photo_projected_then_moved_by_a_direction(explorer):
     assert torch.equal(tile(three, 1), tile(three, 2))  # no direction: the edit is the projection
     moved = png(explorer.photo_edit(0, dirs={"thick": 3}))
     assert torch.equal(tile(moved, 1), tile(three, 1)) and not torch.equal(tile(moved, 2), tile(three, 2))
+    with pytest.raises(ConfigError, match="direction 'nope': this run has"):
+        explorer.photo_edit(0, dirs={"nope": 1})
 
 
 def test_compare_and_reconstruct(explorer, runs):
