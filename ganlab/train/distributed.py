@@ -23,8 +23,10 @@ def setup(timeout: float = 1800.0) -> tuple[int, int]:
     return td.get_rank(), td.get_world_size()
 
 
-# what a collective says when another process is gone or silent (gloo and NCCL words)
-PEER_FAILURE = ("timed out", "timeout", "connection", "closed", "peer", "gloo", "nccl", "broken pipe")
+# what a collective says when another process is gone or silent (gloo's and NCCL's words); narrow on purpose, so
+# that a genuine error inside a step (out of memory, a bad shape) keeps its own message
+PEER_FAILURE = ("timed out", "connection reset", "connection closed", "connection refused", "broken pipe",
+                "by peer", "remote process exited")
 
 
 def peer_failure(e: BaseException) -> bool:

@@ -110,3 +110,11 @@ def test_the_watchdog_ends_a_process_whose_steps_stopped():
     t = time.time()
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "ganlab train: silent for" in res.stderr and time.time() - t < 20
+
+
+def test_only_a_lost_peer_is_called_one():
+    from ganlab.train.distributed import peer_failure
+    gloo = RuntimeError("[../gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:49550: Connection reset by peer.")
+    assert peer_failure(gloo) and peer_failure(RuntimeError("Timed out waiting 1800000ms for recv operation"))
+    assert not peer_failure(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (NCCL buffers)"))
+    assert not peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied (64x3 and 4x5)"))
