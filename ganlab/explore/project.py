@@ -124,15 +124,18 @@ def project(g, photo: torch.Tensor, steps: int = 300, starts: int = 4, features:
     s = z0.shape[0]
     target = x.repeat(s, 1, 1, 1)
 
+    wanted: list = []  # (tags, the photos' features under them): one pass over the photos per tag set, not per step
+
     def losses(z, tags):
         inputs = {**tags, "z": z.view(s * k, *base["z"].shape[1:]).to(base["z"].dtype)}
         img = differentiable_images(g, inputs)
         per = ((img - target) ** 2).flatten(1).mean(1)
         mse = per.detach()
         if feat is not None:
-            with torch.no_grad():
-                want = [t.detach() for t in feat(target, inputs)]
-            per = per + feature_weight * feature_loss(feat(img, inputs), want)
+            if not wanted or wanted[-1][0] is not tags:
+                with torch.no_grad():
+                    wanted[:] = [(tags, [t.detach() for t in feat(target, inputs)])]
+            per = per + feature_weight * feature_loss(feat(img, inputs), wanted[-1][1])
         return per, mse, img
 
     def optimise(tags, n_steps, z_start):
