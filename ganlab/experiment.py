@@ -19,24 +19,29 @@ from ganlab.config import (
     config_from_dict,
     flatten,
     parse_override,
+    read_yaml,
+    recipe_path,
     set_value,
     validate,
 )
 from ganlab.errors import ConfigError, RunError
 from ganlab.eval.metrics import registry
 from ganlab.methods import METHODS
+from ganlab.methods.losses import get_loss
 
 # config keys that may differ between the run being resumed and the config given now
 RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
                      "train.checkpoint_every", "train.checkpoint_minutes", "train.sample_every", "train.plot_minutes",
                      "train.device", "train.channels_last",
-                     "train.compile", "data.loading", "data.max_memory", "data.cache_dir"}
+                     "train.compile", "train.health", "train.on_failure", "eval.patience",
+                     "data.loading", "data.max_memory", "data.cache_dir"}
 
 
 def validate_experiment(cfg: Config) -> Config:
     """The method's and the metrics' checks on a config the core checks have passed."""
     if cfg.method not in METHODS:
         raise ConfigError(f"method: {cfg.method!r} is not a known method; choose one of: {', '.join(sorted(METHODS))}")
+    get_loss(cfg.objective.loss)  # a name of the loss table, whichever method (the adversarial ones check more)
     if cfg.eval.every is not None:
         known = registry.metrics()
         bad = [m for m in cfg.eval.metrics if m not in known]
@@ -72,13 +77,14 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     source = given.get("data.source")
     if source is None or str(source) in ("digits", *POINT_SETS):
         return DEFAULT_RECIPE, f"the default run on {source or DataConfig.source}"
-    if given.get("method", "gan") != "gan":  # the recommended recipes are tuned for (and set tricks of) the GAN
-        return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method gan"
     size = given.get("data.image_size", DataConfig.image_size)
     try:
         recipe = RECOMMENDED_RECIPES[int(size)]
     except (KeyError, TypeError, ValueError):  # a size the config refuses: let it say so, with the default recipe
         return DEFAULT_RECIPE, "the default"
+    tuned_for = read_yaml(recipe_path(recipe)).get("method", Config().method)
+    if given.get("method", tuned_for) != tuned_for:  # the recommended recipes are tuned for (and set tricks of) it
+        return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method {tuned_for}"
     return recipe, f"recommended for your own images at {int(size)}x{int(size)}; --recipe {DEFAULT_RECIPE} for the classic DCGAN"
 
 

@@ -1,16 +1,19 @@
 """Training methods, by the name a recipe gives in ``method:``.
 
 A method is one module: a ``Method`` subclass (``AdversarialMethod`` for GANs) with its networks, objective,
-update schedule and ``capabilities``. It is registered by adding its class to ``METHODS`` below.
+update schedule and ``capabilities``. It is registered by adding its class to ``METHODS`` below. The
+adversarial losses are a table of their own (``losses.LOSSES``); ``lsgan`` is kept as a method name for the GAN
+with the least-squares loss.
 """
 from __future__ import annotations
 
+from ganlab.methods.adversarial import AdversarialMethod
 from ganlab.methods.base import (
-    AdversarialMethod,
     Batch,
     Capabilities,
     ConditionSpec,
     DataInfo,
+    LatentPrior,
     Method,
 )
 from ganlab.methods.bigan import BiGAN
@@ -25,7 +28,8 @@ METHODS: dict[str, type[Method]] = {
     m.name: m for m in (GAN, LSGAN, ConditionalGAN, ACGAN, InfoGAN, BiGAN, VAE, MSGGAN)
 }
 
-__all__ = ["METHODS", "AdversarialMethod", "Batch", "Capabilities", "ConditionSpec", "DataInfo", "Method", "build_method"]
+__all__ = ["METHODS", "AdversarialMethod", "Batch", "Capabilities", "ConditionSpec", "DataInfo", "LatentPrior",
+           "Method", "build_method"]
 
 
 def build_method(cfg, data_info: DataInfo, device) -> Method:

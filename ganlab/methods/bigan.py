@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import torch
 
+from ganlab.errors import ConfigError
 from ganlab.methods.base import Capabilities
 from ganlab.methods.gan import GAN
+from ganlab.methods.losses import get_loss
 from ganlab.models import build_generator
 from ganlab.models.critic import JointCritic
 from ganlab.models.encoder import Encoder
@@ -17,8 +19,17 @@ from ganlab.models.encoder import Encoder
 class BiGAN(GAN):
     name = "bigan"
     description = "BiGAN: generator, encoder and a critic of (image, latent) pairs"
-    capabilities = Capabilities(encoder="E(x)")
-    pack_refusal = "D scores (image, code) pairs, and a pack of several pairs would need an encoder per pack"
+    capabilities = Capabilities(encoder="E(x)", pack_refusal="D scores (image, code) pairs, and a pack of several "
+                                                              "pairs would need an encoder per pack")
+
+    @classmethod
+    def validate(cls, cfg):
+        super().validate(cfg)
+        loss = get_loss(cfg.objective.loss)
+        if loss.g_needs_real:
+            raise ConfigError(f"objective.loss={loss.name} with method=bigan: G and E are trained with the generator "
+                              "loss on each side's pairs alone, and a relativistic loss scores each side against the "
+                              "other's mean; use bce, hinge, lsgan, wgan or wgan-gp")
 
     def __init__(self, cfg, data_info, device):
         super().__init__(cfg, data_info, device)
@@ -42,6 +53,7 @@ class BiGAN(GAN):
         return self.D(x_in, z)
 
     def d_objective(self, batch):
+        """D's phase: pairs (x, E(x)) are real, (G(z), z) fake; nothing is handed to G's phase."""
         n = len(batch)
         with self.autocast():
             with torch.no_grad():
@@ -49,23 +61,25 @@ class BiGAN(GAN):
                 fake = self.G(z)
                 ez = self.E(batch.x)
             real_in, fake_in = self.d_view(batch.x), self.d_view(fake)
-            r_logit = self.pair_logits(real_in, ez)
-            f_logit = self.pair_logits(fake_in, z)
-            loss, stats = self.adv_d_loss(r_logit, f_logit)
+            r_logit = self.pair_logits(real_in, ez).float()
+            f_logit = self.pair_logits(fake_in, z).float()
+            real_t, fake_t = self.targets(r_logit.shape[0], r_logit.device)
+            loss = self.loss.d_term(r_logit, f_logit, real_t, fake_t)
+            stats = self.loss.stats(r_logit, f_logit)
         loss = self.regularise(loss, stats, lambda parts: self.pair_logits(*parts), (real_in, ez), (fake_in, z),
                                r_logit, f_logit)
-        return loss, stats
+        return loss, stats, None
 
-    def g_objective(self, batch):
+    def g_objective(self, batch, fakes=None):
         n = len(batch)
         with self.autocast():
             z = self.latent(n)
-            f_logit = self.pair_logits(self.d_view(self.G(z)), z)
-            r_logit = self.pair_logits(self.d_view(batch.x), self.E(batch.x))
+            f_logit = self.pair_logits(self.d_view(self.G(z)), z).float()
+            r_logit = self.pair_logits(self.d_view(batch.x), self.E(batch.x)).float()
             # G wants its pairs called real, E wants the data's pairs called fake: the generator loss on the
             # negated real logits is exactly "score as fake" for bce (softplus), wgan and hinge.
-            g_part = self.adv_g_loss(f_logit)
-            e_part = self.adv_g_loss(-r_logit)
+            g_part = self.loss.g_term(None, f_logit)
+            e_part = self.loss.g_term(None, -r_logit)
         return g_part + e_part, {"g_part": g_part.detach(), "e_part": e_part.detach()}
 
     @torch.no_grad()

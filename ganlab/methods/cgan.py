@@ -20,19 +20,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.errors import ConfigError
-from ganlab.methods.base import Capabilities, ConditionSpec, unwrap
+from ganlab.methods.base import Capabilities, ConditionSpec
 from ganlab.methods.conditioning import Conditioning
 from ganlab.methods.gan import GAN
 from ganlab.models.conditional import CondGenerator
+from ganlab.models import unwrap
 from ganlab.models.critic import Critic
+
+
+PACK_REFUSAL = "D scores each sample against its own tags, which a pack of several samples does not have"
 
 
 class ConditionalGAN(GAN):
     name = "cgan"
-    needs_labels = True
     description = "tag-/class-conditional GAN (label maps, projection or concatenation in D; optional mismatch)"
-    capabilities = Capabilities(conditions="attributes", mixes_conditions=True, sections=("cond",))
-    pack_refusal = "D scores each sample against its own tags, which a pack of several samples does not have"
+    capabilities = Capabilities(conditions="attributes", mixes_conditions=True, sections=("cond",),
+                                needs_labels=True, pack_refusal=PACK_REFUSAL, image_critic=True)
 
     def __init__(self, cfg, data_info, device):
         self.cond = Conditioning(cfg.cond.attributes, data_info.attributes)
@@ -48,9 +51,6 @@ class ConditionalGAN(GAN):
         if cc.g_mode == "cbn" and cfg.model.g_norm != "batch":
             raise ConfigError(f"cond.g_mode=cbn conditions G's batch norms, and model.g_norm={cfg.model.g_norm} "
                               f"has none; use model.g_norm=batch or cond.g_mode=concat")
-        if cc.classifier_weight > 0 and cls.name == "acgan":
-            raise ConfigError("cond.classifier_weight is cgan's auxiliary classifier; acgan's D classifies "
-                              "already, with weight cond.aux_weight")
 
     def build(self):
         mc, cc = self.cfg.model, self.cfg.cond
@@ -87,28 +87,30 @@ class ConditionalGAN(GAN):
     def aux_accuracy(heads, codes):
         return torch.stack([(l.argmax(1) == codes[:, i]).float().mean() for i, l in enumerate(heads["aux"])]).mean()
 
-    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
+    def d_extra(self, batch, scores):
         cc = self.cfg.cond
         loss, stats = None, {}
-        if cc.mismatch:
+        if cc.mismatch:  # real images with wrong tags, scored by the loss's term for fakes
             wrong = self.cond.mismatched(self.cond.codes(batch.labels))
-            logits, _ = self.D(real_in, wrong)
-            term = self.fake_term(logits)
+            logits, _ = self.D(scores.real_in, wrong)
+            _, fake_t = self.targets(logits.shape[0], logits.device)
+            term = self.loss.fake_term(logits.float(), scores.real, fake_t)
             loss, stats = cc.mismatch_weight * term, {"d_mismatch": term.detach()}
         if cc.classifier_weight > 0:
             # the head learns the tags from real images only: on fakes it would learn G's mistakes as the truth
             codes = self.cond.codes(batch.labels)
-            ce = self.aux_loss(real_heads, codes)
-            stats.update(d_aux_real=ce.detach(), aux_acc_real=self.aux_accuracy(real_heads, codes))
+            ce = self.aux_loss(scores.real_heads, codes)
+            stats.update(d_aux_real=ce.detach(), aux_acc_real=self.aux_accuracy(scores.real_heads, codes))
             loss = cc.classifier_weight * ce if loss is None else loss + cc.classifier_weight * ce
         return loss, stats
 
-    def g_extra(self, fake_heads, inputs):
+    def g_extra(self, scores):
         w = self.cfg.cond.classifier_weight
         if w <= 0:
             return None, {}
-        ce = self.aux_loss(fake_heads, inputs["codes"])
-        return w * ce, {"g_aux": ce.detach(), "aux_acc_fake": self.aux_accuracy(fake_heads, inputs["codes"])}
+        codes = scores.inputs["codes"]
+        ce = self.aux_loss(scores.fake_heads, codes)
+        return w * ce, {"g_aux": ce.detach(), "aux_acc_fake": self.aux_accuracy(scores.fake_heads, codes)}
 
     # --- sampling -------------------------------------------------------------------------------
     def sample_inputs(self, n, generator=None, cond=None):
@@ -153,7 +155,15 @@ class ACGAN(ConditionalGAN):
     name = "acgan"
     description = "auxiliary-classifier GAN: D also classifies each conditioned attribute"
     capabilities = Capabilities(conditions="attributes", mixes_conditions=True, reads_conditions=True,
-                                sections=("cond",))
+                                sections=("cond",), needs_labels=True, pack_refusal=PACK_REFUSAL,
+                                image_critic=True)
+
+    @classmethod
+    def validate(cls, cfg):
+        super().validate(cfg)
+        if cfg.cond.classifier_weight > 0:
+            raise ConfigError("cond.classifier_weight is cgan's auxiliary classifier; acgan's D classifies "
+                              "already, with weight cond.aux_weight")
 
     @torch.no_grad()
     def read_conditions(self, x):
@@ -169,18 +179,19 @@ class ACGAN(ConditionalGAN):
     def critic_out(self, d_in, cond):
         return self.D(d_in)
 
-    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
+    def d_extra(self, batch, scores):
         codes = self.cond.codes(batch.labels)
-        real_ce = self.aux_loss(real_heads, codes)
-        fake_ce = self.aux_loss(fake_heads, inputs["codes"])
+        real_ce = self.aux_loss(scores.real_heads, codes)
+        fake_ce = self.aux_loss(scores.fake_heads, scores.inputs["codes"])
         stats = {"d_aux_real": real_ce.detach(), "d_aux_fake": fake_ce.detach(),
-                 "aux_acc_real": self.aux_accuracy(real_heads, codes)}
+                 "aux_acc_real": self.aux_accuracy(scores.real_heads, codes)}
         return self.cfg.cond.aux_weight * (real_ce + fake_ce), stats
 
-    def g_extra(self, fake_heads, inputs):
-        ce = self.aux_loss(fake_heads, inputs["codes"])
+    def g_extra(self, scores):
+        codes = scores.inputs["codes"]
+        ce = self.aux_loss(scores.fake_heads, codes)
         return self.cfg.cond.aux_weight * ce, {"g_aux": ce.detach(),
-                                               "aux_acc_fake": self.aux_accuracy(fake_heads, inputs["codes"])}
+                                               "aux_acc_fake": self.aux_accuracy(scores.fake_heads, codes)}
 
 
 class AuxHeads(nn.Module):

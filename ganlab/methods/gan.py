@@ -1,25 +1,42 @@
-"""The unconditional GAN: DCGAN (or MLP) generator and discriminator with any objective.
+"""The unconditional GAN: DCGAN (or MLP) generator and discriminator with any loss of the loss table.
 
 It is also the template the other adversarial methods specialise: they change how generator inputs
 are drawn (``train_inputs``/``sample_inputs``), how G is run (``run_G``), how D scores (``critic_out``)
-and what extra losses D and G get (``d_extra``/``g_extra``); the step itself stays here and in
-``AdversarialMethod``, so every trick applies to every method.
+and what extra losses D and G get (``d_extra``/``g_extra``). The two phases of a step, ``d_objective`` and
+``g_objective``, are written here, each top to bottom; the update schedule around them and the regularisers
+are ``AdversarialMethod``'s, so every trick and every loss applies to every method.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
 from ganlab.errors import ConfigError
 from ganlab.methods import tricks
-from ganlab.methods.base import AdversarialMethod, Batch
+from ganlab.methods.adversarial import AdversarialMethod, Fakes
+from ganlab.methods.base import Batch, Capabilities, LatentPrior
 from ganlab.models import build_discriminator, build_generator
+
+
+@dataclass
+class Scores:
+    """D's scores in a phase: the real inputs as D saw them (D's phase only), float32 logits on real (None in
+    G's phase unless the loss compares with real) and on generated inputs, the heads' outputs (classifier, Q),
+    and the generator inputs the fakes were made from."""
+    real_in: object
+    real: torch.Tensor | None
+    real_heads: dict
+    fake: torch.Tensor
+    fake_heads: dict
+    inputs: dict
 
 
 class GAN(AdversarialMethod):
     name = "gan"
-    description = "unconditional GAN (DCGAN / WGAN / WGAN-GP / hinge, by objective.loss)"
+    description = "unconditional GAN (DCGAN / WGAN / WGAN-GP / hinge / LSGAN / RaGAN, by objective.loss)"
+    capabilities = Capabilities(image_critic=True)
 
     def __init__(self, cfg, data_info, device):
         super().__init__(cfg, data_info, device)
@@ -60,14 +77,15 @@ class GAN(AdversarialMethod):
         """(logits [B], {head: output}) of D for an input D sees and its condition."""
         return self.D(d_in), {}
 
-    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
-        """Extra D loss (None for none) and its statistics."""
+    def d_extra(self, batch: Batch, scores: "Scores"):
+        """Extra D loss (None for none) and its statistics, from D's scores of the batch."""
         return None, {}
 
-    def g_extra(self, fake_heads, inputs):
+    def g_extra(self, scores: "Scores"):
+        """Extra G loss (None for none) and its statistics, from D's scores of the fakes."""
         return None, {}
 
-    # --- the training step -----------------------------------------------------------------------
+    # --- networks, optimizers, latents ------------------------------------------------------------
     def networks(self):
         return {"G": self.G, "D": self.D}
 
@@ -86,48 +104,62 @@ class GAN(AdversarialMethod):
             z = z + centres[torch.randint(0, len(centres), (n,), generator=generator, device=device)]
         return z
 
-    def reuses_fake(self) -> bool:
-        """One G step right after each D step on the same batch: the G step reuses the D step's fake batch (as
-        the classic DCGAN loop does), which saves a generator forward pass per iteration."""
-        tc = self.cfg.train
-        return tc.n_critic == 1 and tc.n_gen == 1 and not self.cfg.tricks.dynamic
-
+    # --- the two phases of a training step ------------------------------------------------------------
     def d_objective(self, batch: Batch):
-        n = len(batch)
-        self._fake_for_g = None
+        """D's phase on ``batch``: (loss, stats, fakes). ``fakes`` (G's output with its graph) is handed to the G
+        phase that follows on the same batch when the schedule allows it (``reuses_fake``), else None."""
+        n, fakes = len(batch), None
         with self.autocast():
+            # 1. generate: G's graph is kept only when the G phase will reuse this batch
             if self.reuses_fake():
                 inputs = self.train_inputs(n, batch)
-                out = self.run_G(self.G, inputs)  # keeps G's graph for the G step that follows
-                self._fake_for_g = (batch, inputs, out)
+                out = self.run_G(self.G, inputs)
+                fakes = Fakes(batch, inputs, out)
                 fake = [f.detach() for f in out] if isinstance(out, (list, tuple)) else out.detach()
             else:
                 with torch.no_grad():
                     inputs = self.train_inputs(n, batch)
                     fake = self.run_G(self.G, inputs)
+            # 2. what D sees (DiffAugment, instance noise, packing) and its scores; fakes are scored with the
+            #    condition they were generated for, reals with the data's
             real_in, fake_in = self.d_view(self.real_input(batch)), self.d_view(fake)
             rc = self.real_cond(batch)
             r_logit, r_heads = self.critic_out(real_in, rc)
             f_logit, f_heads = self.critic_out(fake_in, inputs)
-            loss, stats = self.adv_d_loss(r_logit, f_logit)
-            extra, es = self.d_extra(batch, real_in, r_heads, f_heads, inputs)
+            scores = Scores(real_in, r_logit.float(), r_heads, f_logit.float(), f_heads, inputs)
+            # 3. the adversarial loss: the entry of the loss table that objective.loss names
+            real_t, fake_t = self.targets(scores.real.shape[0], r_logit.device)
+            if fake_t is not None and fake_t.shape[0] != scores.fake.shape[0]:  # packed fakes: fewer D inputs
+                fake_t = fake_t[: scores.fake.shape[0]]
+            loss = self.loss.d_term(scores.real, scores.fake, real_t, fake_t)
+            stats = self.loss.stats(scores.real, scores.fake)
+            # 4. the method's own D terms (mismatched tags, classifier heads, InfoGAN's Q)
+            extra, es = self.d_extra(batch, scores)
         if extra is not None:
             loss = loss + extra.float()
         stats.update(es)
-        loss = self.regularise(loss, stats, lambda v: self.critic_out(v, rc)[0], real_in, fake_in, r_logit, f_logit)
-        return loss, stats
+        # 5. the regularisers (gradient penalty, lazy R1, LeCam), in float32 outside autocast
+        loss = self.regularise(loss, stats, lambda v: self.critic_out(v, rc)[0], real_in, fake_in,
+                               scores.real, scores.fake)
+        return loss, stats, fakes
 
-    def g_objective(self, batch: Batch):
-        cached, self._fake_for_g = getattr(self, "_fake_for_g", None), None
+    def g_objective(self, batch: Batch, fakes: Fakes | None = None):
+        """G's phase on ``batch``: (loss, stats), reusing D's phase's ``fakes`` when they are of this batch."""
         with self.autocast():
-            if cached is not None and cached[0] is batch:
-                _, inputs, out = cached
+            # 1. generate (or take the batch D's phase generated, with G's graph)
+            if fakes is not None and fakes.batch is batch:
+                inputs, out = fakes.inputs, fakes.out
             else:
                 inputs = self.train_inputs(len(batch), batch)
                 out = self.run_G(self.G, inputs)
+            # 2. D's scores of the fakes (and of the real batch, where the loss compares with it)
             f_logit, f_heads = self.critic_out(self.d_view(out), inputs)
-            loss = self.adv_g_loss(f_logit)
-            extra, stats = self.g_extra(f_heads, inputs)
+            r_logit = None
+            if self.loss.g_needs_real:
+                r_logit = self.critic_out(self.d_view(self.real_input(batch)), self.real_cond(batch))[0].float()
+            # 3. the adversarial loss, then 4. the method's own G terms
+            loss = self.loss.g_term(r_logit, f_logit.float())
+            extra, stats = self.g_extra(Scores(None, r_logit, {}, f_logit.float(), f_heads, inputs))
         if extra is not None:
             loss = loss + extra.float()
         return loss, stats
@@ -142,6 +174,20 @@ class GAN(AdversarialMethod):
     def generate(self, inputs: dict) -> torch.Tensor:
         inputs = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
         return self.image_of(self.run_G(self.sampling_G(), inputs))
+
+    def generate_differentiable(self, inputs: dict) -> torch.Tensor:
+        return self.image_of(self.run_G(self.sampling_G(), inputs))
+
+    def latent_prior(self) -> LatentPrior:
+        mc = self.cfg.model
+        if mc.latent_dist == "mixture":
+            return LatentPrior("mixture", mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread))
+        return LatentPrior(mc.latent_dist)
+
+    def image_features(self):
+        if not self.capabilities.image_critic or self.cfg.tricks.pack > 1:
+            return None
+        return self.D, lambda x, inputs: self.critic_out(x, inputs)
 
 
 @functools.cache

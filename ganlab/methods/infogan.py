@@ -25,8 +25,9 @@ from ganlab.models.critic import Critic, mlp_head
 class InfoGAN(GAN):
     name = "infogan"
     description = "InfoGAN: categorical and continuous latent codes recovered by a Q head on D"
-    capabilities = Capabilities(conditions="codes", reads_conditions=True, sections=("info",))
-    pack_refusal = "Q reads each sample's own code back from D's features, which a pack mixes"
+    capabilities = Capabilities(conditions="codes", reads_conditions=True, sections=("info",), image_critic=True,
+                                pack_refusal="Q reads each sample's own code back from D's features, which a "
+                                             "pack mixes")
 
     def __init__(self, cfg, data_info, device):
         self.cats = [int(k) for k in cfg.info.categorical]
@@ -114,12 +115,12 @@ class InfoGAN(GAN):
             loss = loss + self.cfg.info.continuous_weight * nll
         return self.cfg.info.weight * loss, stats
 
-    def d_extra(self, batch, real_in, real_heads, fake_heads, inputs):
-        loss, stats = self.mi_loss(fake_heads, inputs)
+    def d_extra(self, batch, scores):
+        loss, stats = self.mi_loss(scores.fake_heads, scores.inputs)
         return loss, {"d_" + k: v for k, v in stats.items()}
 
-    def g_extra(self, fake_heads, inputs):
-        return self.mi_loss(fake_heads, inputs)
+    def g_extra(self, scores):
+        return self.mi_loss(scores.fake_heads, scores.inputs)
 
     # --- sampling -----------------------------------------------------------------------------------
     def sample_inputs(self, n, generator=None, cond=None):

@@ -7,6 +7,7 @@ full-size output.
 from __future__ import annotations
 
 from ganlab.errors import ConfigError
+from ganlab.methods.base import Capabilities
 from ganlab.methods.gan import GAN
 from ganlab.models.msg import MSGDiscriminator, MSGGenerator, pyramid
 
@@ -14,7 +15,8 @@ from ganlab.models.msg import MSGDiscriminator, MSGGenerator, pyramid
 class MSGGAN(GAN):
     name = "msggan"
     description = "MSG-GAN: multi-scale gradients between every generator block and the discriminator"
-    pack_refusal = "D takes the images at every scale through its own blocks; packing is not built for them"
+    capabilities = Capabilities(pack_refusal="D takes the images at every scale through its own blocks; packing "
+                                             "is not built for them")
 
     @classmethod
     def validate(cls, cfg):

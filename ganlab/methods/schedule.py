@@ -36,3 +36,32 @@ def apply_lr_decay(optimizers, kind: str, step: int, total: int | None, floor: f
         for group in opt.param_groups:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * f
     return f
+
+
+class Schedule:
+    """A method's plan over its run: how many generator steps one iteration of the loop takes
+    (``g_per_iteration``: 1 for a plain method, ``n_gen / n_critic`` for an adversarial one), the run's planned
+    generator steps (``total_steps``, once ``plan`` is told how many iterations the loop has left), and the
+    learning rates along them (``optim.lr_decay``). Annealed instance noise reads ``total_steps`` too.
+
+    ``total_steps`` is not saved: ``plan`` recomputes it when a run resumes, from the steps already taken."""
+
+    def __init__(self, cfg, g_per_iteration: float = 1.0):
+        self.steps, self.decay, self.floor = cfg.train.steps, cfg.optim.lr_decay, cfg.optim.lr_floor
+        self.g_per_iteration = g_per_iteration
+        self.total_steps: int | None = None
+
+    def plan(self, g_steps: int, iterations: int) -> int:
+        """With ``g_steps`` taken and ``iterations`` left in the run's epochs: the iterations the run will take
+        (``train.steps`` may end it sooner); records the planned generator steps of the whole run."""
+        if self.steps is not None:
+            iterations = min(iterations, math.ceil((self.steps - g_steps) / self.g_per_iteration))
+        iterations = max(0, iterations)
+        self.total_steps = g_steps + int(iterations * self.g_per_iteration)
+        return iterations
+
+    def set_learning_rates(self, optimizers, g_steps: int) -> None:
+        """The rates of ``optimizers`` for the step after ``g_steps`` (nothing is touched without a decay, so
+        such a run's optimizer state holds no ``initial_lr``)."""
+        if self.decay != "none":
+            apply_lr_decay(optimizers, self.decay, g_steps, self.total_steps, self.floor)

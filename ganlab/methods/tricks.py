@@ -2,15 +2,19 @@
 differentiable augmentation (DiffAugment), PacGAN packing and an exponential moving average of G.
 
 Everything here works on tensors and never syncs with the host. The methods call these from the
-one shared D/G step path in ``ganlab.methods.base.AdversarialMethod``.
+one shared D/G step path (``ganlab.methods.adversarial`` and ``ganlab.methods.gan``); ``validate`` refuses
+trick settings that cannot work.
 """
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from ganlab.errors import ConfigError
 
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
 
@@ -54,13 +58,22 @@ def label_targets(tc, n: int, device, dtype=torch.float32):
         fake = lo + (hi - lo) * torch.rand(n, device=device, dtype=dtype)
     if tc.label_noise_beta is not None:
         a, b = (float(v) for v in tc.label_noise_beta)
-        beta = torch.distributions.Beta(torch.tensor(a, device=device), torch.tensor(b, device=device))
+        beta = _beta(a, b, torch.device(device))
         base = torch.ones(n, device=device, dtype=dtype) if real is None else real
         real = (base - beta.sample((n,)).to(dtype)).clamp(0.0, 1.0)
         if not tc.one_sided:
             base = torch.zeros(n, device=device, dtype=dtype) if fake is None else fake
             fake = (base + beta.sample((n,)).to(dtype)).clamp(0.0, 1.0)
     return real, fake
+
+
+@functools.lru_cache(maxsize=16)
+def _beta(a: float, b: float, device: torch.device) -> torch.distributions.Beta:
+    """Beta(a, b) with its parameters on ``device``, made once per (a, b, device): built at every step it would copy
+    both numbers to the device and read its argument check back (two host syncs a step on a GPU). Without the check
+    (``validate_args=False``): ``validate`` has refused non-positive parameters. Sampling draws the same numbers."""
+    return torch.distributions.Beta(torch.tensor(a, device=device), torch.tensor(b, device=device),
+                                    validate_args=False)
 
 
 def uses_label_targets(tc) -> bool:
@@ -196,3 +209,42 @@ def recompute_bn_stats(G: nn.Module, draw_inputs, run, device, batches: int, see
         G.eval()
         for m, mom in zip(bns, momenta):
             m.momentum = mom
+
+
+# --------------------------------------------------------------------------- settings
+
+def validate(cfg) -> None:
+    """Refuse trick settings that cannot work or would silently do nothing (those that depend on the loss are
+    ``ganlab.methods.losses.check_loss``'s)."""
+    tc = cfg.tricks
+    for name in ("real_label", "fake_label"):
+        v = getattr(tc, name)
+        if v is None:
+            continue
+        if (len(v) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
+                or not 0 <= v[0] <= v[1] <= 1):
+            raise ConfigError(f"tricks.{name}: expected [lo, hi] with 0 <= lo <= hi <= 1, got {v!r}")
+    if tc.label_noise_beta is not None:
+        v = tc.label_noise_beta
+        if len(v) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and a > 0 for a in v):
+            raise ConfigError(f"tricks.label_noise_beta: expected [a, b], two positive numbers, got {v!r}")
+    if tc.one_sided and tc.fake_label is not None:
+        raise ConfigError("tricks.one_sided=true with tricks.fake_label: one-sided smoothing leaves the fake "
+                          "targets at 0; drop fake_label or one_sided.")
+    if tc.one_sided and not uses_label_targets(tc):
+        raise ConfigError("tricks.one_sided=true has no effect without tricks.real_label or tricks.label_noise_beta")
+    if tc.instance_noise_anneal and tc.instance_noise <= 0:
+        raise ConfigError("tricks.instance_noise_anneal=true needs tricks.instance_noise > 0 (the level to anneal)")
+    bad = [p for p in tc.diffaug if p not in DIFFAUG_POLICIES]
+    if bad:
+        raise ConfigError(f"tricks.diffaug: {bad[0]!r} is not an augmentation; choose from: "
+                          f"{', '.join(DIFFAUG_POLICIES)}")
+    if tc.diffaug and cfg.data.is_points():
+        raise ConfigError(f"tricks.diffaug={tc.diffaug} with data.source={cfg.data.source}: DiffAugment changes "
+                          "images (colour, shifts, cut-outs); 2-D points have none. Drop tricks.diffaug.")
+    if tc.ema is not None and not 0 < tc.ema < 1:
+        raise ConfigError(f"tricks.ema: {tc.ema} is not a decay; give a number between 0 and 1, e.g. 0.999")
+    m = tc.pack
+    if m > 1 and cfg.train.batch_size % m:
+        raise ConfigError(f"tricks.pack={m} with train.batch_size={cfg.train.batch_size}: D scores groups of "
+                          f"{m} samples, so the batch size must be a multiple of {m}")

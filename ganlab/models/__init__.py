@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ganlab.models.build import build_discriminator, build_generator
 from ganlab.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from ganlab.models.layers import count_parameters
+from ganlab.models.layers import count_parameters, unwrap
 from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
 from ganlab.models.resnet import ResNetDiscriminator, ResNetGenerator
 
-__all__ = ["build_generator", "build_discriminator", "count_parameters", "DCGANGenerator", "DCGANDiscriminator",
+__all__ = ["build_generator", "build_discriminator", "count_parameters", "unwrap", "DCGANGenerator", "DCGANDiscriminator",
            "MLPGenerator", "MLPDiscriminator", "ResNetGenerator", "ResNetDiscriminator"]

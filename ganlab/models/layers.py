@@ -49,13 +49,9 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-class Reshape(nn.Module):
-    def __init__(self, *shape):
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], *self.shape)
+def unwrap(module: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel wrapper (torchrun runs wrap a method's networks), else itself."""
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
 def join_extra(h: torch.Tensor, extra: torch.Tensor | None, where: str = "layer") -> torch.Tensor:

@@ -6,6 +6,7 @@ from ganlab.data import load_dataset
 from ganlab.errors import ConfigError
 from ganlab.experiment import load_experiment
 from ganlab.methods import METHODS, Batch, DataInfo, build_method
+from ganlab.methods.losses import LOSSES
 
 RING = {"method": "lsgan", "data.source": "ring8", "model.arch": "mlp", "model.latent_dim": 8,
         "model.mlp_hidden": 128, "model.g_norm": "batch", "optim.g_lr": 2e-4, "optim.d_lr": 1e-3,
@@ -21,22 +22,25 @@ def _build(values):
 
 def test_least_squares_losses():
     m, _ = _build(RING)
-    loss, stats = m.adv_d_loss(torch.ones(4), torch.zeros(4))  # a perfect regressor: real 1, fake 0
-    assert loss.item() == 0.0 and stats["d_real"].item() == 1.0
-    loss, _ = m.adv_d_loss(torch.zeros(4), torch.ones(4))  # the worst: 1/2 + 1/2
+    assert m.loss is LOSSES["lsgan"]  # the method name lsgan trains with the loss table's lsgan entry
+    loss = m.loss.d_term(torch.ones(4), torch.zeros(4))  # a perfect regressor: real 1, fake 0
+    assert loss.item() == 0.0 and m.loss.stats(torch.ones(4), torch.zeros(4))["d_real"].item() == 1.0
+    loss = m.loss.d_term(torch.zeros(4), torch.ones(4))  # the worst: 1/2 + 1/2
     assert loss.item() == pytest.approx(1.0)
-    assert m.adv_g_loss(torch.ones(4)).item() == 0.0
-    assert m.adv_g_loss(torch.full((4,), 3.0)).item() == pytest.approx(2.0)  # 1/2 (3 - 1)^2
+    assert m.loss.g_term(None, torch.ones(4)).item() == 0.0
+    assert m.loss.g_term(None, torch.full((4,), 3.0)).item() == pytest.approx(2.0)  # 1/2 (3 - 1)^2
 
 
 def test_registered_and_its_settings_checked():
-    assert METHODS["lsgan"].name == "lsgan"
+    m, _ = _build(RING)
+    assert type(m) is METHODS["lsgan"] and isinstance(m, METHODS["gan"])  # method: lsgan builds the GAN subclass
     with pytest.raises(ConfigError, match="least-squares"):
         load_experiment(None, ["objective.loss=wgan"], {"method": "lsgan"})
     with pytest.raises(ConfigError, match="real_label"):
         load_experiment(None, ["tricks.real_label=[0.8, 1.0]"], {"method": "lsgan"})
 
 
+@pytest.mark.slow
 def test_lsgan_covers_the_ring(one_thread):
     m, ds = _build(RING)
     g = torch.Generator().manual_seed(1)

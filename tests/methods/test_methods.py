@@ -43,8 +43,14 @@ LOOP_CASES = {
 }
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-@pytest.mark.parametrize("case", list(LOOP_CASES))
+# -m "not slow" trains one case of each method (and of the 2-D points) in fp32; the other cases and bf16 are left
+# to the full suite
+FAST_CASES = ("gan", "cgan-labelmap", "acgan", "infogan", "bigan", "vae", "msggan", "gan-ring8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("case", [c if c in FAST_CASES else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in LOOP_CASES])
 def test_every_method_trains_saves_loads_and_samples(case, precision, tmp_path, tiny_config):
     values = {"data.limit": 64, "train.epochs": 1, "train.precision": precision, **LOOP_CASES[case]}
     cfg = tiny_config(**values)
@@ -66,10 +72,21 @@ def test_every_method_trains_saves_loads_and_samples(case, precision, tmp_path, 
         assert "G_ema" in state["modules"] and "G_ema" not in state["optimizers"]
 
 
-def test_all_methods_are_registered():
+def test_all_methods_are_registered(build):
+    """Every class that declares a method name is in METHODS under that name (none left out, no two sharing a
+    name, which would silently drop one), and a config naming it builds that class."""
+    from ganlab.methods import Method
     assert {"gan", "cgan", "acgan", "infogan", "bigan", "vae", "msggan"} <= set(METHODS)
+    declared, todo = [], list(Method.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if "name" in vars(cls) and cls.__module__.startswith("ganlab.methods"):
+            declared.append(cls)
+    assert sorted(c.name for c in declared) == sorted(METHODS)
+    assert all(METHODS[c.name] is c for c in declared)
     for name, cls in METHODS.items():
-        assert cls.name == name and cls.description
+        assert cls.description and type(build(name)) is cls
 
 
 # --------------------------------------------------------------------------- cgan
@@ -130,34 +147,38 @@ def test_cgan_attributes_must_exist_and_data_must_have_labels(build, tiny_config
         build("cgan", **{"cond.attributes": ["hair"]})
     with pytest.raises(ConfigError, match="has none"):
         build_method(tiny_config(method="cgan"), DataInfo("images", (1, 16, 16), {}), "cpu")
-    assert METHODS["cgan"].needs_labels and METHODS["acgan"].needs_labels
+    assert METHODS["cgan"].capabilities.needs_labels and METHODS["acgan"].capabilities.needs_labels
+    assert not METHODS["gan"].capabilities.needs_labels
 
 
 def test_cgan_classifier_head_learns_real_tags_and_asks_G_for_them(batch, build):
     """cond.classifier_weight: ACGAN's classifier on top of a conditioned D, trained on real images only."""
     import torch.nn.functional as F
+
+    from ganlab.methods.gan import Scores
     m = build("cgan", **{"cond.classifier_weight": 0.5, "cond.d_mode": "projection"})
     assert len(m.D.heads["aux"].heads) == 1 and m.D.heads["aux"].heads[0].out_features == 10
     b = batch(n=16)
     codes = m.cond.codes(b.labels)
     _, real_heads = m.D(b.x, codes)
     fake_heads = {"aux": [torch.zeros(16, 10, requires_grad=True)]}
-    loss, stats = m.d_extra(b, b.x, real_heads, fake_heads, {"codes": (codes + 1) % 10})
+    real, _ = m.D(b.x, codes)
+    loss, stats = m.d_extra(b, Scores(b.x, real, real_heads, real, fake_heads, {"codes": (codes + 1) % 10}))
     assert torch.allclose(loss, 0.5 * F.cross_entropy(real_heads["aux"][0], codes[:, 0]))
     assert "aux_acc_real" in stats and "d_aux_fake" not in stats
     loss.backward()
     assert fake_heads["aux"][0].grad is None  # D's head never learns from G's fakes
-    g_loss, g_stats = m.g_extra(fake_heads, {"codes": codes})
+    g_loss, g_stats = m.g_extra(Scores(None, None, {}, real, fake_heads, {"codes": codes}))
     assert torch.allclose(g_loss, torch.tensor(0.5 * math.log(10))) and "aux_acc_fake" in g_stats
     # with mismatch on too, both terms add up
     m = build("cgan", **{"cond.classifier_weight": 1.0, "cond.mismatch": True})
-    _, real_heads = m.D(b.x, codes)
-    loss, stats = m.d_extra(b, b.x, real_heads, fake_heads, {"codes": codes})
+    real, real_heads = m.D(b.x, codes)
+    loss, stats = m.d_extra(b, Scores(b.x, real, real_heads, real, fake_heads, {"codes": codes}))
     assert {"d_mismatch", "d_aux_real"} <= set(stats)
     assert torch.allclose(loss, stats["d_mismatch"] + stats["d_aux_real"])
     # off by default: no head, no extra loss
     off = build("cgan")
-    assert "aux" not in off.D.heads and off.g_extra(fake_heads, {"codes": codes}) == (None, {})
+    assert "aux" not in off.D.heads and off.g_extra(Scores(None, None, {}, real, fake_heads, {"codes": codes})) == (None, {})
 
 
 def test_generator_conditioning_options_are_checked(build):
@@ -188,12 +209,12 @@ def test_mismatched_tags_are_shown_to_D_as_fakes(batch, build, tiny_config):
     seen = []
     m.D.register_forward_hook(lambda mod, args, out: seen.append(args[1].clone()))
     b = batch()
-    stats = m.d_step(b)
+    stats, _ = m.d_step(b)
     assert "d_mismatch" in stats and torch.isfinite(stats["d_mismatch"])
     real_codes = m.cond.codes(b.labels)
     assert len(seen) == 3 and torch.equal(seen[0], real_codes) and (seen[2] != real_codes).all()
     plain = build("cgan")
-    assert "d_mismatch" not in plain.d_step(b)
+    assert "d_mismatch" not in plain.d_step(b)[0]
 
 
 @pytest.mark.parametrize("method", ["cgan", "acgan"])

@@ -40,15 +40,15 @@ def test_lazy_r1_is_taken_every_kth_update_at_k_times_the_weight(build, batch):
         stats = m.train_step(batch(start=32 * i))
         taken.append("r1" in stats)
     assert taken == [True, False, False, True, False, False, True]
-    assert m.d_update_count == 7
+    assert m.d_updates == 7
     # the term added is gamma / 2 * k * r1: the D loss with R1 minus the same loss without it
     m2 = _gan(build, **{"objective.r1_gamma": 2.0, "objective.r1_every": 3})
-    m2.d_update_count = 0
+    m2.d_updates = 0
     torch.manual_seed(3)
-    with_r1, stats = m2.d_objective(batch())
-    m2.d_update_count = 1
+    with_r1, stats, _ = m2.d_objective(batch())
+    m2.d_updates = 1
     torch.manual_seed(3)
-    without, _ = m2.d_objective(batch())
+    without, _, _ = m2.d_objective(batch())
     expect = 0.5 * 2.0 * 3 * stats["r1"].item()
     assert expect > 1e-5 and (with_r1 - without).item() == pytest.approx(expect, abs=1e-6)
 
@@ -58,11 +58,12 @@ def test_r1_runs_in_float32_under_bf16(build, batch):
     seen = []
     conv = next(mod for mod in m.D.modules() if isinstance(mod, torch.nn.Conv2d))
     conv.register_forward_hook(lambda mod, inp, out: seen.append((torch.is_autocast_enabled("cpu"), out.dtype)))
-    _, stats = m.d_objective(batch())
+    _, stats, _ = m.d_objective(batch())
     assert seen[-1] == (False, torch.float32)  # the penalty's pass, outside autocast
     assert seen[0][1] == torch.bfloat16 and stats["r1"].dtype == torch.float32
 
 
+@pytest.mark.slow
 def test_r1_keeps_ds_gradient_at_real_data_small(build, batch):
     """Same seeds, with and without R1: R1 is what holds D's gradient at the real images down."""
     norms = {}
@@ -92,17 +93,17 @@ def test_lecam_averages_start_at_the_first_update_then_move_and_travel_in_the_ch
     m = _gan(build, **{"objective.lecam_weight": 0.1, "objective.lecam_decay": 0.9})
     assert m.lecam_ema is None
     real, fake = torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -3.0])
-    m.add_lecam(torch.zeros(()), {}, real, fake)
+    m.regularise(torch.zeros(()), {}, None, None, None, real, fake)  # LeCam alone: no penalty, no R1
     assert torch.allclose(m.lecam_ema, torch.tensor([1.5, -2.0]))
-    m.add_lecam(torch.zeros(()), {}, real + 1, fake + 1)
+    m.regularise(torch.zeros(()), {}, None, None, None, real + 1, fake + 1)
     assert torch.allclose(m.lecam_ema, torch.tensor([0.9 * 1.5 + 0.1 * 2.5, 0.9 * -2.0 + 0.1 * -1.0]))
     state = m.extra_state()
     other = _gan(build, **{"objective.lecam_weight": 0.1, "objective.lecam_decay": 0.9})
     other.load_extra_state(state)
-    assert torch.equal(other.lecam_ema, m.lecam_ema) and other.d_update_count == m.d_update_count
+    assert torch.equal(other.lecam_ema, m.lecam_ema) and other.d_updates == m.d_updates
     # a checkpoint from before these existed: the R1 clock follows the D steps, no averages yet
     other.load_extra_state({"g_steps": 5, "d_steps": 5})
-    assert other.d_update_count == 5 and other.lecam_ema is None
+    assert other.d_updates == 5 and other.lecam_ema is None
 
 
 @pytest.mark.parametrize("method,extra", [("cgan", {"cond.d_mode": "projection"}), ("bigan", {}),

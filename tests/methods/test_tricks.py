@@ -90,11 +90,13 @@ def test_label_targets_change_D_loss(method, build):
     logits = torch.full((16,), 6.0)
     plain = build(method, **{"model.mlp_hidden": 32})
     soft = build(method, **{"tricks.real_label": [0.7, 0.8], "model.mlp_hidden": 32})
-    lp, _ = plain.adv_d_loss(logits, -logits)
-    ls, _ = soft.adv_d_loss(logits, -logits)
+    lp = plain.loss.d_term(logits, -logits, *plain.targets(16, "cpu"))
+    ls = soft.loss.d_term(logits, -logits, *soft.targets(16, "cpu"))
     assert ls > lp + 0.5  # a confident "real" costs more when the target is 0.75
     noisy = build(method, **{"tricks.label_noise_beta": [1, 5], "model.mlp_hidden": 32})
-    assert noisy.fake_term(-logits) > plain.fake_term(-logits) + 0.1  # mismatch/fake terms use the targets too
+    # mismatch/fake terms use the targets too
+    assert (noisy.loss.fake_term(-logits, logits, noisy.targets(16, "cpu")[1])
+            > plain.loss.fake_term(-logits, logits, plain.targets(16, "cpu")[1]) + 0.1)
 
 
 @pytest.mark.parametrize("key,value", [("tricks.real_label", [0.7, 1.0]), ("tricks.fake_label", [0.0, 0.3]),
