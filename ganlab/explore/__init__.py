@@ -9,5 +9,11 @@ numbers into RUN/figures/<name>.json).
     ganlab probe RUN         linear / RBF-SVM accuracy of an attribute from encoder latents
 
 Each module has a library function (``interpolate``, ``edit``, ...) and a ``cmd(args)`` that
-``ganlab.cli.explore`` calls. They ask the run's method what it can do (``method.capabilities``).
+``ganlab.cli.explore`` calls. They ask the run's method what it can do (``method.capabilities``,
+``latent_prior()``, ...) and never compare method names. What several commands share sits below them and
+imports none of them: ``common`` (loading runs, figures), ``photos`` (photo files and uploads, with their
+limits), ``directions`` (latent directions: on disk, found, applied) and ``scorer`` (attribute classifiers).
+Imports among these modules run one way, with no circle (imports inside functions included): ``server`` ->
+``live``; ``edit`` and ``live`` -> ``project``, ``directions``, ``photos``, ``scorer``; ``project`` ->
+``photos``; ``directions`` and nearly every module -> ``common``.
 """

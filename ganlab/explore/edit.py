@@ -30,6 +30,18 @@ from ganlab.explore.common import (
     safe_name,
     write_json,
 )
+from ganlab.explore.directions import (  # noqa: F401  (remove_component: tests import it from here)
+    DEFINITION,
+    along,
+    chosen_by_classifier,
+    direction,
+    fitting,
+    read_directions,
+    remove_component,
+    save_direction,
+)
+from ganlab.explore.photos import read_photo
+from ganlab.explore.project import project
 
 
 def parse_numbers(text: str, what: str, kind=float) -> list:
@@ -45,20 +57,6 @@ def parse_numbers(text: str, what: str, kind=float) -> list:
     if not all(math.isfinite(v) for v in vals):
         raise ConfigError(f"{what} {text!r}: expected finite {noun}, e.g. {example}")
     return vals
-
-
-def direction(z_all: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-    """Unit vector: mean of the chosen latents minus the mean of all latents."""
-    d = z_all[chosen].mean(0) - z_all.mean(0)
-    norm = d.norm()
-    if norm < 1e-8:
-        raise ConfigError("the chosen samples' mean latent equals the mean of all samples: no direction "
-                           "(choose fewer samples)")
-    return d / norm
-
-
-def remove_component(z: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    return z - (z @ e)[:, None] * e[None, :]
 
 
 def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 3.0), n=None, seed=0,
@@ -102,11 +100,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
         chosen = torch.tensor(sorted(set(idx)))
         how = f"selected tiles {','.join(map(str, chosen.tolist()))} of {n} (seed {seed})"
     else:
-        k = top_k or max(1, n // 8)
-        if not 1 <= k < n:
-            raise ConfigError(f"--top-k {k}: choose between 1 and {n - 1}")
-        chosen = scores_all.argsort(descending=True)[:k].sort().values
-        how = f"the {k} of {n} samples (seed {seed}) the classifier scores highest for {attribute}"
+        chosen, how = chosen_by_classifier(scores_all, attribute, seed, top_k)
     e = direction(z_all, chosen)
     strengths = parse_numbers(strength, "--strength", float) if isinstance(strength, str) else list(strength)
 
@@ -115,8 +109,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
         d["z"] = z.view_as(inputs["z"]).to(inputs["z"].dtype)
         return d
 
-    variants = [("before", z_all), ("removed", remove_component(z_all, e))]
-    variants += [(f"{s:+g}e", z_all + s * e[None, :]) for s in strengths]
+    variants = [("before", z_all)] + along(z_all, e, strengths)
     shown = chosen[:rows]
     columns, score_table = [], {}
     for label, z in variants:
@@ -134,7 +127,7 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     proj = z_all @ e
     record = {"command": "edit", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path), "epoch": g.epoch,
               "attribute": attribute, "n": n, "seed": seed, "chosen": chosen.tolist(), "chosen_by": how,
-              "direction_definition": "normalise(mean z[chosen] - mean z[all n drawn])",
+              "direction_definition": DEFINITION,
               "direction": e.tolist(), "strengths": strengths, "columns": [lab for lab, _ in variants],
               "shown": shown.tolist(), "projection": {"chosen_mean": float(proj[chosen].mean()),
                                                      "all_mean": float(proj.mean()), "all_std": float(proj.std())},
@@ -152,22 +145,10 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     log(f"direction: {how}; <z,e> chosen {fmt(record['projection']['chosen_mean'])}, "
         f"all {fmt(record['projection']['all_mean'])} +- {fmt(record['projection']['all_std'])}")
     write_json(js, record)
-    saved = save_direction(g, fig[len("edit-"):], attribute, e, how, record)
+    saved = save_direction(g.run.path, fig[len("edit-"):], attribute, e, how, record)
     log(png)
     log(f"direction saved to {saved} (ganlab explore shows it as a slider)")
     return record
-
-
-def save_direction(g, name: str, attribute: str, e: torch.Tensor, how: str, record: dict):
-    """``RUN/directions/<name>.json``: the unit direction, its attribute and how it was chosen, for the live
-    explorer's sliders."""
-    from ganlab.explore.live import directions_dir
-    path = directions_dir(g.run.path) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"attribute": attribute, "direction": e.tolist(), "chosen_by": how,
-                      "definition": record["direction_definition"], "checkpoint": record["checkpoint"],
-                      "epoch": record["epoch"], "n": record["n"], "seed": record["seed"]})
-    return path
 
 
 def edit_photo(run, image, attribute: str, classifier=None, select=None, strength=(-2.0, -1.0, 1.0, 2.0), n=None,
@@ -176,8 +157,6 @@ def edit_photo(run, image, attribute: str, classifier=None, select=None, strengt
     projection with the direction's component removed, and with multiples of the direction added. The direction
     is found as ``edit`` finds it (``--select`` / ``--classifier``), or read from ``RUN/directions`` where
     ``edit`` saved it."""
-    from ganlab.explore.live import read_directions
-    from ganlab.explore.project import project, read_photo
     from ganlab.explore.scorer import AttributeScorer, load_scorer, parse_attribute
     g = load_generator(run, checkpoint, device)
     require_images(g, "edit --image")
@@ -198,11 +177,9 @@ def edit_photo(run, image, attribute: str, classifier=None, select=None, strengt
     result = project(g, photo, steps=steps, log=log)
     inputs = result["inputs"]
     z = inputs["z"].float().flatten(1)
-    if z.shape[1] != e.numel():
-        raise ConfigError(f"direction '{attribute}' has {e.numel()} numbers; the latent of {g.run.path} has "
-                          f"{z.shape[1]}")
+    e = fitting(e, z, f"'{attribute}'", f"the latent of {g.run.path}")
     strengths = parse_numbers(strength, "--strength", float) if isinstance(strength, str) else list(strength)
-    variants = [("removed", remove_component(z, e))] + [(f"{s:+g}e", z + s * e[None, :]) for s in strengths]
+    variants = along(z, e, strengths)
     images = [photo, result["images"]]
     for _, zz in variants:
         images.append(g.generate({**inputs, "z": zz.view_as(inputs["z"]).to(inputs["z"].dtype)}))

@@ -24,6 +24,10 @@ FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 # the file's names for the generator's inputs (the methods' own short names clash with ONNX's node names)
 PUBLIC_NAMES = {"cat": "categorical_codes", "cont": "continuous_codes"}
 OPSET = 18
+# how the JSON describes each kind of latent prior (``Method.latent_prior``)
+PRIOR_WORDS = {"normal": "standard normal N(0, I)",
+               "uniform": "uniform on [-1, 1] per coordinate",
+               "mixture": "a centre drawn uniformly from 'centres', plus N(0, I)"}
 
 
 class ExportedGenerator(nn.Module):
@@ -44,21 +48,19 @@ class ExportedGenerator(nn.Module):
 
 def describe(g) -> dict:
     """The inputs and output of the exported graph, in words and numbers a user of the file needs."""
-    m, mc = g.method, g.cfg.model
+    m = g.method
     example = g.inputs(2, seed=0)
     inputs = []
     for name, v in example.items():
-        item = {"name": PUBLIC_NAMES.get(name, name), "key": name, "shape": ["batch", *v.shape[1:]], "dtype": str(v.dtype).replace("torch.", "")}
+        item = {"name": PUBLIC_NAMES.get(name, name), "key": name, "shape": ["batch", *v.shape[1:]],
+                "dtype": str(v.dtype).replace("torch.", "")}
         if name == "z":
-            dist = "normal" if g.cfg.method == "vae" else mc.latent_dist
-            item["distribution"] = {"normal": "standard normal N(0, I)",
-                                    "uniform": "uniform on [-1, 1] per coordinate",
-                                    "mixture": "a centre drawn uniformly from 'centres', plus N(0, I)"}[dist]
-            if dist == "mixture":
-                from ganlab.methods.gan import mixture_centres
-                item["centres"] = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread).tolist()
+            prior = m.latent_prior()
+            item["distribution"] = PRIOR_WORDS[prior.kind]
+            if prior.kind == "mixture":
+                item["centres"] = prior.centres.tolist()
         inputs.append(item)
-    specs = m.condition_specs() if hasattr(m, "condition_specs") else []
+    specs = m.condition_specs()
     by_kind = {"attribute": "codes", "categorical": "cat", "continuous": "cont"}
     for item in inputs:
         cols = [s for s in specs if by_kind[s.kind] == item["key"]]
@@ -77,7 +79,7 @@ def describe(g) -> dict:
               if g.data_info.kind == "images" else
               {"name": "points", "shape": ["batch", *g.data_info.shape], "dtype": "float32"})
     return {"method": g.cfg.method, "run": str(g.run.path), "checkpoint": str(g.checkpoint_path),
-            "epoch": g.epoch, "generator": "moving average of G" if getattr(m, "G_ema", None) is not None else "G",
+            "epoch": g.epoch, "generator": "moving average of G" if "G_ema" in m.modules() else "G",
             "inputs": inputs, "output": output}
 
 

@@ -7,11 +7,9 @@ Nothing here takes a path from the page: runs are named by their position on the
 from __future__ import annotations
 
 import io
-import json
 import math
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -19,28 +17,13 @@ from torchvision.utils import make_grid
 
 from ganlab.errors import ConfigError
 from ganlab.explore import common
+from ganlab.explore.directions import add_directions, chosen_by_classifier, direction, read_directions
+from ganlab.explore.photos import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, decode_upload  # noqa: F401  (live.* too)
+from ganlab.explore.project import project
 
 MAX_GRID = 256          # images in one grid
 MAX_STEPS = 64          # frames of an interpolation
-MAX_UPLOAD_BYTES = 8 << 20
-MAX_UPLOAD_PIXELS = 4096 * 4096
 CACHED_GENERATORS = 4
-
-
-def directions_dir(run: Path) -> Path:
-    return Path(run) / "directions"
-
-
-def read_directions(run: Path) -> dict[str, dict]:
-    """The latent directions saved in a run folder (``ganlab edit`` writes them): {name: record}."""
-    out = {}
-    for p in sorted(directions_dir(run).glob("*.json")):
-        try:
-            rec = json.loads(p.read_text())
-            out[p.stem] = {**rec, "direction": torch.tensor(rec["direction"], dtype=torch.float32)}
-        except (OSError, ValueError, KeyError):
-            continue  # a damaged file: the other directions still show
-    return out
 
 
 def png_bytes(images: torch.Tensor, nrow: int) -> bytes:
@@ -62,32 +45,6 @@ def gif_bytes(frames: torch.Tensor, scale: int = 1, ms: int = 120) -> bytes:
     buf = io.BytesIO()
     imgs[0].save(buf, "GIF", save_all=True, append_images=imgs[1:], duration=ms, loop=0)
     return buf.getvalue()
-
-
-def decode_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
-    """An uploaded image file as a [1, C, size, size] float tensor in [0, 1] (centre-cropped, resized), decoded
-    in memory; anything that is not a reasonably sized image is refused with a message."""
-    if not data:
-        raise ConfigError("the upload is empty: choose an image file (PNG, JPEG, ...)")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ConfigError(f"the upload is {len(data) / 2**20:.1f} MiB; images up to {MAX_UPLOAD_BYTES >> 20} MiB "
-                          "are taken")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_UPLOAD_PIXELS:
-                raise ConfigError(f"the image is {im.width}x{im.height} pixels; up to {MAX_UPLOAD_PIXELS:,} "
-                                  "pixels are taken")
-            im = im.convert("RGB" if channels == 3 else "L")
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-            x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(size, size, channels)
-    except ConfigError:
-        raise
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ConfigError(f"the upload is not an image that can be read ({type(e).__name__}); choose a PNG or "
-                          "JPEG file") from None
-    return x.permute(2, 0, 1)[None].float() / 255
 
 
 def parse_checkpoint(value: str | None) -> str:
@@ -150,7 +107,7 @@ class Explorer:
         for i, rd in enumerate(self.runs):
             g = self.generator(i)
             m = g.method
-            specs = m.condition_specs() if hasattr(m, "condition_specs") else []
+            specs = m.condition_specs()
             images = g.data_info.kind == "images"
             z = g.inputs(1, seed=0).get("z")
             out.append({
@@ -179,12 +136,11 @@ class Explorer:
         z = inputs.get("z")
         if z is not None and (scale != 1 or dirs):
             z = z.clone().float()
-            mc = g.cfg.model
             if scale != 1:
                 centre = torch.zeros_like(z)
-                if g.cfg.method != "vae" and mc.latent_dist == "mixture":
-                    from ganlab.methods.gan import mixture_centres
-                    c = mixture_centres(mc.latent_components, mc.latent_dim, mc.latent_spread)
+                prior = g.method.latent_prior()
+                if prior.kind == "mixture":  # towards each latent's nearest centre
+                    c = prior.centres.to(z.device, z.dtype)
                     centre = c[torch.cdist(z, c).argmin(1)]
                 z = centre + (z - centre) * scale
             inputs["z"] = self.moved(i, z, dirs).to(inputs["z"].dtype)
@@ -192,15 +148,7 @@ class Explorer:
 
     def moved(self, i: int, z: torch.Tensor, dirs: dict | None) -> torch.Tensor:
         """Latents ``z`` [n, d] plus each named direction of run ``i`` times its strength."""
-        known = self.directions(i)
-        for name, s in (dirs or {}).items():
-            if name not in known:
-                raise ConfigError(f"direction {name!r}: this run has {', '.join(known) or 'none'}")
-            e = known[name]["direction"].flatten()
-            if e.numel() != z.shape[1]:
-                raise ConfigError(f"direction {name!r} has {e.numel()} numbers; this run's latent has {z.shape[1]}")
-            z = z + float(s) * e[None, :]
-        return z
+        return add_directions(z, dirs, self.directions(i))
 
     def images(self, g, inputs: dict) -> torch.Tensor:
         with self._lock:
@@ -220,7 +168,7 @@ class Explorer:
         """One column per value of ``attribute`` (or category of an InfoGAN code, or 7 values of a continuous
         one), one row per noise vector, all else fixed."""
         g = self.generator(i, checkpoint)
-        specs = {s.name: s for s in (g.method.condition_specs() if hasattr(g.method, "condition_specs") else [])}
+        specs = {s.name: s for s in g.method.condition_specs()}
         if attribute not in specs:
             raise ConfigError(f"attribute {attribute!r}: this run has {', '.join(specs) or 'no conditions'}")
         s = specs[attribute]
@@ -313,7 +261,6 @@ class Explorer:
     def project_upload(self, i, data: bytes, checkpoint=None, dirs=None) -> bytes:
         """An uploaded photo projected into run ``i``'s latent space (``ganlab project``, fewer steps), kept for
         this session so the direction sliders can move it; the photo beside its projection and the edit."""
-        from ganlab.explore.project import project
         g = self.generator(i, checkpoint)
         common.require_images(g, "projecting a photo")
         c, h, w = g.data_info.shape
@@ -342,7 +289,6 @@ class Explorer:
         finds it), kept for this session's page under the attribute's name."""
         if not self.classifier:
             raise ConfigError("start ganlab explore with --classifier PATH to find directions in the page")
-        from ganlab.explore.edit import direction
         from ganlab.explore.scorer import AttributeScorer, load_scorer, parse_attribute
         g = self.generator(i, checkpoint)
         common.require_images(g, "find a direction")
@@ -351,11 +297,9 @@ class Explorer:
         inputs = g.inputs(n, seed)
         with self._lock:
             scores = scorer(g.generate(inputs))
-        k = max(1, n // 8)
-        chosen = scores.argsort(descending=True)[:k]
+        chosen, how = chosen_by_classifier(scores, attribute, seed)
         e = direction(inputs["z"].float().flatten(1), chosen)
         key = "found-" + common.safe_name(attribute)
-        how = f"the {k} of {n} samples (seed {seed}) the classifier scores highest for {attribute}"
         self._found[i][key] = {"attribute": attribute, "chosen_by": how, "direction": e}
         return {"name": key, "attribute": attribute, "chosen_by": how}
 

@@ -25,30 +25,12 @@ from torch import nn
 
 from ganlab.errors import ConfigError
 from ganlab.explore import common
-
-D_FEATURE_METHODS = ("gan", "lsgan", "cgan", "acgan", "infogan")
-
-
-def read_photo(path, g) -> torch.Tensor:
-    """A photo file as [1, C, H, W] in [0, 1] at the run's image size (centre-cropped, resized)."""
-    from ganlab.explore.live import decode_upload
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"--image {path}: no such file")
-    c, h, w = g.data_info.shape
-    try:
-        return decode_upload(p.read_bytes(), c, h)
-    except ConfigError as e:
-        raise ConfigError(f"--image {path}: {e}") from None
+from ganlab.explore.photos import read_photo
 
 
 def differentiable_images(g, inputs: dict) -> torch.Tensor:
     """The sampling generator's images in [0, 1] for ``inputs``, with the graph kept (unclamped)."""
-    m = g.method
-    if hasattr(m, "run_G"):
-        out = m.image_of(m.run_G(m.sampling_G(), inputs))
-    else:  # the VAE's decoder
-        out = m.G(inputs["z"])
+    out = g.method.generate_differentiable(inputs)
     return (out + 1) / 2 if g.data_info.output == "tanh" else out
 
 
@@ -58,11 +40,14 @@ class Features(nn.Module):
     def __init__(self, g, spec: str):
         super().__init__()
         self.g, self.spec, self.acts = g, spec, []
+        self.score = None
         if spec == "d":
-            if g.cfg.method not in D_FEATURE_METHODS or g.cfg.tricks.pack > 1:
-                raise ConfigError(f"--features d: D of method {g.cfg.method} scores more than one image at a time"
-                                  " (pairs, scales or packs); use --features classifier:PATH or none")
-            self.net = g.method.D
+            d = g.method.image_features()
+            if d is None:
+                raise ConfigError(f"--features d: the D of method {g.cfg.method} scores more than one image at a time"
+                                  " (pairs, scales or packs), or the method has none; use --features classifier:PATH"
+                                  " or none")
+            self.net, self.score = d
         elif spec.startswith("classifier:"):
             from ganlab.eval.features.classifier import load_classifier
             path = spec.split(":", 1)[1]
@@ -81,7 +66,7 @@ class Features(nn.Module):
         self.acts = []
         if self.spec == "d":
             x = x01 * 2 - 1 if self.g.data_info.output == "tanh" else x01
-            self.g.method.critic_out(x, inputs)
+            self.score(x, inputs)
         else:
             from ganlab.eval.features.classifier import to_input
             self.net(to_input(x01, self.net.config["image_size"], self.net.config["channels"]))
@@ -107,7 +92,7 @@ def project(g, photo: torch.Tensor, steps: int = 300, starts: int = 4, features:
     if steps < 1 or starts < 1:
         raise ConfigError(f"--steps {steps} / --starts {starts}: give at least 1 of each")
     if features == "auto":
-        features = "d" if g.cfg.method in D_FEATURE_METHODS and g.cfg.tricks.pack == 1 else "none"
+        features = "d" if m.image_features() is not None else "none"
     feat = None if features in (None, "none") else Features(g, features)
     k = photo.shape[0]
     x = photo.to(g.device).float()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ganlab.devices import resolve as resolve_device
 from ganlab.errors import ConfigError
 from ganlab.eval.features.classifier import load_classifier
 
@@ -29,6 +30,7 @@ def load_scorer(path, device="cpu"):
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--classifier {path}: no such file")
+    device = resolve_device(device, "--device")  # "auto" is not a torch device
     try:
         obj = torch.load(p, map_location=device, weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix

@@ -14,7 +14,8 @@ import sys
 from importlib import resources
 
 from ganlab.errors import ConfigError, GanlabError
-from ganlab.explore.live import MAX_UPLOAD_BYTES, Explorer
+from ganlab.explore.live import Explorer
+from ganlab.explore.photos import MAX_UPLOAD_BYTES
 
 EXTRA = 'pip install -e ".[explore]"'
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

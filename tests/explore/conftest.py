@@ -30,6 +30,13 @@ def infogan_run(trained_run):
     return trained_run("infogan", method="infogan", **{"info.continuous": 1})
 
 
+@pytest.fixture(scope="session")
+def ring_mixture_run(trained_run):
+    """A GAN on the 2-D ring whose latent is drawn from a mixture around fixed centres."""
+    return trained_run("ring-mixture", **{"data.source": "ring8", "model.arch": "mlp", "data.limit": None,
+                                          "model.latent_dist": "mixture"})
+
+
 def _load_figure(record: dict):
     png = Path(record["png"])
     assert png.is_file() and png.stat().st_size > 100, png

@@ -83,6 +83,21 @@ def test_a_photo_projected_then_moved_by_a_direction(explorer):
     assert torch.equal(tile(moved, 1), tile(three, 1)) and not torch.equal(tile(moved, 2), tile(three, 2))
     with pytest.raises(ConfigError, match="direction 'nope': this run has"):
         explorer.photo_edit(0, dirs={"nope": 1})
+    vae = png(explorer.project_upload(3, buf.getvalue()))  # the VAE's decoder, optimised through the same way
+    assert vae.shape == (18 + 2, 3 * 18 + 2) and torch.equal(tile(vae, 1), tile(vae, 2))
+
+
+def test_scale_draws_each_latent_towards_its_prior_centre(explorer, ring_mixture_run):
+    g = explorer.generator(0)
+    z = explorer.inputs(g, 0, 8, seed=5)["z"]
+    assert torch.allclose(explorer.inputs(g, 0, 8, seed=5, scale=0.5)["z"], z * 0.5)  # N(0, I): towards 0
+    ring = live.Explorer([ring_mixture_run])
+    g = ring.generator(0)
+    centres = g.method.latent_prior().centres
+    z = ring.inputs(g, 0, 32, seed=5)["z"]
+    nearest = centres[torch.cdist(z, centres).argmin(1)]
+    assert torch.allclose(ring.inputs(g, 0, 32, seed=5, scale=0.0)["z"], nearest)
+    assert torch.allclose(ring.inputs(g, 0, 32, seed=5, scale=0.5)["z"], (z + nearest) / 2, atol=1e-6)
 
 
 def test_compare_and_reconstruct(explorer, runs):
@@ -221,6 +236,7 @@ def set_range(pg, selector, value):
     pg.eval_on_selector(selector, "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", value)
 
 
+@pytest.mark.slow
 def test_the_page_in_a_browser(page, tmp_path):
     pg = page
     pg.wait_for_function("document.getElementById('grid').dataset.loads === '1'", timeout=30000)

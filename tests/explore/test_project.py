@@ -33,6 +33,7 @@ def held_out(tiny_config):
     return ds.data[-16:].float() / 255
 
 
+@pytest.mark.slow
 def test_optimised_z_beats_random_z_and_the_encoder_on_held_out_digits(bigan_digits, held_out, one_thread):
     g = ganlab.load(bigan_digits)
     r = project(g, held_out, steps=150, starts=4, log=lambda *a: None)
@@ -52,12 +53,14 @@ def photo(tmp_path, digit_image):
     return p
 
 
+@pytest.mark.slow
 def test_the_command_writes_z_the_reconstruction_and_the_curve(bigan_digits, held_out, tmp_path, capsys):
     p = photo(tmp_path, held_out[3])
     assert main(["project", str(bigan_digits), "--image", str(p), "--steps", "40", "--out", str(tmp_path / "p")]) == 0
     assert "pixel MSE" in capsys.readouterr().out
     rec = json.loads((tmp_path / "p" / "projection.json").read_text())
     assert rec["steps"] == 40 and rec["mse"] < rec["random_z"]["mse"] and "encoder" in rec
+    assert rec["features"] == "none"  # BiGAN's D scores (image, code) pairs: no image features from it
     z = torch.load(tmp_path / "p" / "z.pt")
     assert z["z"].shape == (1, 16)
     for f in ("reconstruction.png", "losses.png"):
@@ -76,6 +79,7 @@ def test_conditional_runs_get_their_tags(cgan_run, infogan_run, held_out, tmp_pa
     assert "read from the photo" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_real_photo_edited_along_a_saved_direction(bigan_digits, held_out, tmp_path, capsys):
     p = photo(tmp_path, held_out[5])
     assert main(["edit", str(bigan_digits), "--attribute", "loops", "--image", str(p)]) == 2
@@ -89,6 +93,7 @@ def test_a_real_photo_edited_along_a_saved_direction(bigan_digits, held_out, tmp
     assert rec["grid"]["cols"] == 7 and (tmp_path / "photo.png").is_file()
 
 
+@pytest.mark.slow
 def test_bad_photos_get_one_line(bigan_digits, tmp_path, capsys):
     (tmp_path / "notes.png").write_text("not an image")
     for image, needle in ((tmp_path / "missing.png", "no such file"), (tmp_path / "notes.png", "not an image")):
@@ -96,3 +101,7 @@ def test_bad_photos_get_one_line(bigan_digits, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err, err
     assert main(["project", str(bigan_digits), "--image", str(tmp_path / "notes.png"), "--features", "d"]) == 2
+    p = photo(tmp_path, torch.zeros(1, 16, 16))
+    assert main(["project", str(bigan_digits), "--image", str(p), "--features", "d"]) == 2
+    err = capsys.readouterr().err
+    assert "more than one image at a time" in err and "--features classifier:PATH or none" in err, err
