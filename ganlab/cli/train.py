@@ -35,7 +35,8 @@ def flag_values(args) -> dict:
 def cmd_train(args) -> int:
     from ganlab.experiment import default_recipe, load_experiment
     from ganlab.runs.folder import RunDir
-    from ganlab.train import resume_config, train
+    from ganlab.runs.prepare import resume_config
+    from ganlab.train import train
 
     values = flag_values(args)
     if args.resume:

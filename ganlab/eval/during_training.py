@@ -79,10 +79,12 @@ class TrainingEvaluator:
         return read_jsonl(self.run.eval_path)
 
     def _append(self, rows: list[dict]) -> None:
-        """All rows in one write() to an O_APPEND file: a kill leaves all of them or none."""
-        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        """All rows in one write() to an O_APPEND file: a kill leaves all of them or none. A short write (the disk
+        filled up during it) writes on until the disk says why it cannot, so a cut line is an error, not silence."""
+        data = memoryview("".join(json.dumps(r) + "\n" for r in rows).encode())
         fd = os.open(self.run.eval_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data)
+            while data:
+                data = data[os.write(fd, data):]
         finally:
             os.close(fd)

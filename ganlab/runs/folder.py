@@ -12,8 +12,6 @@
 """
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import yaml
@@ -118,9 +116,6 @@ class RunDir:
     def write_text_atomic(self, path: Path, text: str) -> None:
         write_text_atomic(path, text)
 
-    def read_data_info(self) -> dict:
-        return json.loads(self.data_info_path.read_text())
-
     def checkpoint(self, which: str | int | None = None) -> Path:
         """'latest' (default), 'best', an epoch number, or a path."""
         if which is None or which == "latest":
@@ -137,6 +132,3 @@ class RunDir:
             have = ", ".join(sorted(x.name for x in self.checkpoints.glob("*.pt"))) or "none"
             raise RunError(f"no checkpoint {which or 'latest'} in {self.path} (checkpoints there: {have})")
         return p
-
-    def epochs_with_samples(self) -> list[int]:
-        return [int(re.findall(r"\d+", p.stem)[0]) for p in self.sample_grids()]
