@@ -36,29 +36,66 @@ def test_explicit_choices_are_kept_and_unknown_ones_refused(flags):
     assert precision.choose("auto", torch.device("mps"))[0] == "fp32"
 
 
-def test_cuda_without_bf16_gets_fp32(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert precision.choose("auto", torch.device("cuda"))[0] == "fp32"
+@pytest.fixture
+def gpus(monkeypatch):
+    """``gpus((8, 0), (7, 5), current=0)``: pretend CUDA has devices of these compute capabilities, mocked where torch
+    is asked (availability, count, capability, name); precision's own functions stay real."""
+    def set_gpus(*capabilities, current=0):
+        monkeypatch.setattr(torch.version, "hip", None)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: len(capabilities))
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: current)
+
+        def index(d):
+            return d if isinstance(d, int) else (torch.device(d).index or 0)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capabilities[index(d)])
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: f"GPU{index(d)}")
+    return set_gpus
 
 
-def test_autocast_is_bfloat16_only_for_bf16():
-    lin = torch.nn.Linear(4, 4)
-    x = torch.randn(2, 4)
-    with precision.autocast("bf16", torch.device("cpu")):
-        assert lin(x).dtype == torch.bfloat16
-    with precision.autocast("fp32", torch.device("cpu")):
-        assert lin(x).dtype == torch.float32
+@pytest.mark.parametrize("capability, chosen", [((7, 5), "fp32"), ((7, 0), "fp32"), ((8, 0), "bf16"),
+                                                ((8, 6), "bf16"), ((9, 0), "bf16")])
+def test_auto_on_cuda_needs_native_bf16(gpus, capability, chosen):
+    """A T4 (7.5) or V100 (7.0) emulates bfloat16: auto keeps fp32 there, bf16 from Ampere (8.0) on."""
+    gpus(capability)
+    got, why = precision.choose("auto", torch.device("cuda:0"))
+    assert got == chosen and f"compute capability {capability[0]}.{capability[1]}" in why
 
 
-def test_amp_is_the_old_name_of_precision():
-    assert build_config(None, ["train.amp=true"]).train.precision == "bf16"
-    cfg = build_config(None, ["train.amp=false"])
-    assert cfg.train.precision == "fp32" and cfg.train.amp is None
-    # the config.yaml of a run made before train.precision existed
-    assert config_from_dict({"train": {"amp": False}}).train.precision == "fp32"
-    assert build_config(None, ["train.amp=true", "train.precision=bf16"]).train.precision == "bf16"
-    with pytest.raises(ConfigError, match="train.amp is the old name of train.precision"):
-        build_config(None, ["train.amp=true", "train.precision=fp32"])
-    with pytest.raises(ConfigError, match="train.precision: 'half' is not allowed"):
-        build_config(None, ["train.precision=half"])
+def test_auto_asks_the_runs_own_device_not_the_current_one(gpus):
+    gpus((8, 0), (7, 5), current=0)
+    assert precision.choose("auto", torch.device("cuda:1"))[0] == "fp32"
+    assert precision.choose("auto", torch.device("cuda:0"))[0] == "bf16"
+    gpus((7, 5), (8, 0), current=0)
+    assert precision.choose("auto", torch.device("cuda:1"))[0] == "bf16"
+
+
+def test_bf16_forced_where_it_is_emulated_warns(gpus, recwarn):
+    gpus((7, 5))
+    got, why = precision.choose("bf16", torch.device("cuda"))
+    assert got == "bf16" and "emulates" in why
+    warned = [str(w.message) for w in recwarn]
+    assert len(warned) == 1 and "train.precision=bf16 on cuda" in warned[0] and "fp32" in warned[0]
+    gpus((8, 0))
+    assert precision.choose("bf16", torch.device("cuda")) == ("bf16", "train.precision=bf16")
+    assert len(recwarn) == 1  # native: no warning
+
+
+def test_the_old_amp_switch_and_a_flag_warn_alike(gpus, recwarn):
+    """train.amp=true is train.precision=bf16, and a command's --precision is named in its own words."""
+    gpus((7, 0))
+    cfg = build_config(None, ["train.amp=true"])
+    assert precision.choose(cfg.train.precision, torch.device("cuda"))[0] == "bf16"
+    assert precision.choose("auto", torch.device("cuda"), key="--precision")[0] == "fp32"
+    assert precision.choose("bf16", torch.device("cuda"), key="--precision")[0] == "bf16"
+    assert [str(w.message).split(" on ")[0] for w in recwarn] == ["train.precision=bf16", "--precision=bf16"]
+
+
+def test_the_device_auto_is_resolved_first(gpus, flags, monkeypatch):
+    """train-classifier --device auto --precision auto: the device auto picks, then its precision."""
+    gpus((8, 0))
+    assert precision.choose("auto", "auto")[0] == "bf16"
+    flags("avx2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    got, why = precision.choose("auto", "auto")
+    assert got == "fp32" and "the CPU has neither" in why

@@ -49,7 +49,9 @@ def available_ram() -> int:
 
 def memory_budget(max_memory: Optional[float], device: Optional[torch.device] = None) -> tuple[int, str]:
     """(bytes, what that is in words): ``max_memory`` GiB, else half the available RAM, and on a GPU no more
-    than half its free memory."""
+    than half its free memory. The set is held on the device once (``train.batches.to_device_once`` makes its
+    channels-last copy there directly, a chunk at a time), so the other half is left to the networks, their
+    activations and the optimizer state."""
     if max_memory is not None:
         return int(max_memory * GIB), f"data.max_memory={max_memory:g} GiB"
     ram = available_ram()

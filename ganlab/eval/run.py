@@ -54,8 +54,9 @@ def compute(metrics: list[str], real: torch.Tensor, fake: torch.Tensor, extracto
             critic_steps: int = 500, seed: int = 0, device="cpu", progress: bool = True) -> list[dict]:
     """Rows {metric, value, std, ...} of the registered ``metrics`` for uint8 images (or float points) ``real``
     and ``fake``; features are extracted once for all the metrics that need them (real ones cached on disk)."""
+    from ganlab.devices import resolve
     inputs = MetricInputs(real, fake, extractor, kind, requested, modes, mode_std, cascade, critic_steps, seed,
-                          device, progress, real_features=real_features)
+                          resolve(device, "--device"), progress, real_features=real_features)
     return registry.compute(metrics, inputs)
 
 
@@ -91,8 +92,10 @@ def evaluate(g=None, data: str | None = None, metrics: list[str] | None = None,
     (``fake_dir``) or images already in memory (``fake``: uint8 ``[N, C, H, W]``, e.g. another tool's
     generator's samples; the real images are read at their size) against real data; a run's rows are appended
     to RUN/eval.jsonl. Returns the rows. (``ganlab.evaluate(RUN, ...)`` loads the run and calls this.)"""
+    from ganlab.devices import resolve
     from ganlab.eval.features import get_extractor
     t0 = time.time()
+    device = resolve(device, "--device")
     if sum(x is not None for x in (g, fake_dir, fake)) != 1:
         raise EvalError("give a run folder or --fake DIR (one of them)" if fake is None else
                         "give generated images or a run or a folder of them, not both")

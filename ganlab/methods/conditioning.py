@@ -39,6 +39,7 @@ class Conditioning:
         self.names = names
         self.values = {n: list(info_attributes[n]) for n in names}
         self.sizes = [len(self.values[n]) for n in names]
+        self._sizes_on: dict = {}  # device -> sizes as a tensor there (sizes_on)
         for n, k in zip(names, self.sizes):
             if k < 2:
                 raise ConfigError(f"attribute {n!r} has only {k} value ({self.values[n]}); nothing to condition on")
@@ -52,10 +53,18 @@ class Conditioning:
     def random(self, n: int, generator=None, device="cpu") -> torch.Tensor:
         return torch.stack([torch.randint(0, k, (n,), generator=generator, device=device) for k in self.sizes], 1)
 
+    def sizes_on(self, device) -> torch.Tensor:
+        """The attributes' value counts as a tensor on ``device``, made once per device (made at every step, it
+        would be a host-to-device copy each time)."""
+        device = torch.device(device)
+        if device not in self._sizes_on:
+            self._sizes_on[device] = torch.tensor(self.sizes, device=device)
+        return self._sizes_on[device]
+
     def mismatched(self, codes: torch.Tensor) -> torch.Tensor:
         """The same codes with one randomly chosen attribute per row changed to a different random value."""
         n, a = codes.shape
-        sizes = torch.tensor(self.sizes, device=codes.device)
+        sizes = self.sizes_on(codes.device)
         which = torch.randint(0, a, (n,), device=codes.device)
         k = sizes[which]
         shift = 1 + (torch.rand(n, device=codes.device) * (k - 1).float()).long().clamp(max=k - 2)

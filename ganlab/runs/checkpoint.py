@@ -3,6 +3,7 @@ unreadable file, and the random-number state they carry."""
 from __future__ import annotations
 
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +37,23 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the random streams a checkpoint carries. The CUDA states (one per GPU the saving process saw) are
+    restored for the GPUs this machine has, in order; a checkpoint from a machine with more GPUs (or resumed on a
+    CPU-only one) restores what fits and says once what it left."""
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = list(state.get("cuda") or [])
+    if not saved:
+        return
+    here = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    for i, s in enumerate(saved[:here]):
+        torch.cuda.set_rng_state(s, i)
+    if len(saved) > here:
+        warnings.warn(f"the checkpoint carries the random state of {len(saved)} CUDA device(s) and this machine has "
+                      f"{here}: restored {min(here, len(saved))}, left {len(saved) - here}; a run on the CPU or on "
+                      "the first GPUs continues as it would have, one that used the others draws anew",
+                      UserWarning, stacklevel=2)
 
 
 def seed_everything(seed: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ganlab.errors import ConfigError
+from ganlab.devices import resolve as resolve_device
 from ganlab.experiment import experiment_from_dict
 from ganlab.methods import DataInfo, build_method
 from ganlab.plots import to_unit
@@ -59,10 +59,10 @@ class TrainedGenerator:
 
 
 def load(run, checkpoint: str | int | None = None, device: str | torch.device = "cpu") -> TrainedGenerator:
-    """The generator of run folder ``run`` at its latest (or named: 'best', an epoch, a path) checkpoint."""
+    """The generator of run folder ``run`` at its latest (or named: 'best', an epoch, a path) checkpoint, on
+    ``device`` (cpu, auto, cuda, cuda:N)."""
     rd = RunDir(run).require()
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device}: CUDA is not available on this machine; use cpu")
+    device = resolve_device(device, "--device")
     path = rd.checkpoint(checkpoint)
     state = ckpt.load_run_state(path, map_location=device)
     cfg = experiment_from_dict(state["config"])

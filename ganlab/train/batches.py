@@ -22,14 +22,44 @@ import torch
 from ganlab.data.budget import size_text
 
 
+# bytes of the data set converted to channels-last on the host at a time, on the way to a device
+CHUNK_BYTES = 64 * 2 ** 20
+
+
+def to_device_once(data: torch.Tensor, device: torch.device, channels_last: bool,
+                   chunk_bytes: int = CHUNK_BYTES) -> torch.Tensor:
+    """``data`` on ``device`` (channels-last for ``channels_last``), held there once: a device copy is allocated in
+    its final layout and filled a chunk of rows at a time, each chunk made channels-last on the host first (a copy
+    from a host tensor into a differently laid out device tensor would go through a whole temporary device copy).
+    So a set near ``data/budget.py``'s limit (half the free device memory) fits at start. Without a device change
+    the tensor is kept as it is, or made channels-last once."""
+    device = torch.device(device)
+    fmt = torch.channels_last if channels_last and data.dim() == 4 else torch.contiguous_format
+    if data.device == device:
+        return data.contiguous(memory_format=fmt)  # no copy where it is already so
+    if fmt is torch.contiguous_format:
+        return data.contiguous().to(device)
+    return fill_by_chunks(torch.empty(data.shape, dtype=data.dtype, device=device, memory_format=fmt), data,
+                          chunk_bytes)
+
+
+def fill_by_chunks(out: torch.Tensor, data: torch.Tensor, chunk_bytes: int = CHUNK_BYTES) -> torch.Tensor:
+    """Copy ``data`` into ``out`` (of its shape, in the layout ``out`` has) about ``chunk_bytes`` at a time, each chunk
+    put in ``out``'s layout where ``data`` is, so that every copy to ``out``'s device is a plain transfer."""
+    fmt = torch.channels_last if out.dim() == 4 and out.is_contiguous(memory_format=torch.channels_last) \
+        else torch.contiguous_format
+    rows = max(1, chunk_bytes // max(1, data[:1].numel() * data.element_size()))
+    for i in range(0, len(data), rows):
+        out[i:i + rows].copy_(data[i:i + rows].contiguous(memory_format=fmt))
+    return out
+
+
 class InMemory:
     streaming = False
 
     def __init__(self, data: torch.Tensor, device: torch.device, channels_last: bool):
-        data = data.to(device)
-        if channels_last:  # once here: rows indexed out of an NHWC tensor stay NHWC, so batches need no copy
-            data = data.contiguous(memory_format=torch.channels_last)
-        self.data = data
+        # channels-last once here: rows indexed out of an NHWC tensor stay NHWC, so batches need no copy
+        self.data = to_device_once(data, device, channels_last)
 
     def start_epoch(self, order: torch.Tensor, batch_size: int, first: int = 0) -> None:
         pass

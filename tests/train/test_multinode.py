@@ -12,8 +12,8 @@ import pytest
 import torch
 
 TRAIN = ["-m", "ganlab.cli", "train", "--data", "digits", "--image-size", "16", "--limit", "128", "--batch-size",
-         "16", "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "train.progress=false",
-         "--set", "train.tensorboard=false", "--set", "train.precision=fp32"]
+         "16", "--device", "cpu", "--set", "model.g_width=4", "--set", "model.d_width=4",
+         "--set", "train.progress=false", "--set", "train.tensorboard=false", "--set", "train.precision=fp32"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -50,6 +50,7 @@ def modules(run):
     return torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["modules"]
 
 
+@pytest.mark.slow
 def test_two_nodes_train_what_one_node_with_two_processes_trains(tmp_path):
     endpoint = f"127.0.0.1:{port()}"
     with open(tmp_path / "nodes.log", "w") as log:
@@ -68,6 +69,7 @@ def test_two_nodes_train_what_one_node_with_two_processes_trains(tmp_path):
             assert torch.allclose(a[net][k].float(), b[net][k].float(), atol=1e-6), (net, k)
 
 
+@pytest.mark.slow
 def test_when_a_node_dies_the_other_stops_and_the_run_resumes(tmp_path):
     run = tmp_path / "run"
     endpoint = f"127.0.0.1:{port()}"
@@ -100,6 +102,7 @@ def test_when_a_node_dies_the_other_stops_and_the_run_resumes(tmp_path):
     assert torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["epoch"] == saved + 3
 
 
+@pytest.mark.slow
 def test_the_watchdog_ends_a_process_whose_steps_stopped():
     """A peer that hangs instead of dying (a network cut, a stopped process) gives no error to wait for: after
     train.dist_timeout seconds without a finished step the process ends itself with the message."""

@@ -68,6 +68,8 @@ def save_classifier(model: DomainClassifier, path: Path, report: dict) -> None:
 
 
 def load_classifier(path, device="cpu") -> DomainClassifier:
+    from ganlab.devices import resolve
+    device = resolve(device, "--device")
     p = Path(path)
     if not p.is_file():
         raise EvalError(f"classifier {p} not found (make one with 'ganlab train-classifier')")
@@ -104,7 +106,8 @@ def train_classifier(dataset, attributes: list[str] | None = None, epochs: int =
                      log_every: int = 25) -> tuple[DomainClassifier, dict]:
     """Train on a labelled ganlab Dataset; returns the model and a report with held-out accuracy per attribute.
     ``precision``: auto, fp32 or bf16 (the network's passes; weights, batch norm and losses stay float32)."""
-    device = torch.device(device)
+    from ganlab.devices import resolve
+    device = resolve(device, "--device")
     chosen, why = choose_precision(precision, device)  # before any work
     if dataset.kind != "images":
         raise DataError("a classifier needs images")

@@ -156,6 +156,9 @@ class ClassifierFeatures(Extractor):
 
 
 def get_extractor(name: str, device="cpu", weights: str | None = None, attribute: str | None = None) -> Extractor:
+    """The feature extractor ``name`` on ``device`` (cpu, auto, cuda, cuda:N or a torch.device)."""
+    from ganlab.devices import resolve
+    device = resolve(device, "--device")
     if name == "inception":
         return FIDInception(device, weights)
     if name == "torchvision-inception":
