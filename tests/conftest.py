@@ -36,6 +36,29 @@ def shared():
     return p
 
 
+_COLLECTED = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Note every collected test and whether it is marked slow before -m or -k deselects any (tests/test_markers.py
+    checks that python -m pytest -m "not slow" keeps most of the suite)."""
+    config.stash[_COLLECTED] = [(item.nodeid, item.get_closest_marker("slow") is not None) for item in items]
+
+
+@pytest.fixture(scope="session")
+def collected(request):
+    """``[(node id, marked slow)]`` for every test this session collected, before -m or -k deselected any."""
+    return request.config.stash.get(_COLLECTED, [])
+
+
+@pytest.fixture(autouse=True)
+def _cuda_only(request):
+    """Tests marked ``@pytest.mark.cuda`` need a CUDA device: skipped where there is none."""
+    if request.node.get_closest_marker("cuda") is not None and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device (marker cuda)")
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     """Keep every test's data cache away from the user's and make CPU runs reproducible."""
@@ -59,7 +82,11 @@ def _tiny_config(**values):
     base = {"data.source": "digits", "data.image_size": 16, "data.limit": 128, "model.g_width": 8,
             "model.d_width": 8, "model.latent_dim": 16, "train.batch_size": 32, "train.epochs": 2,
             "train.progress": False, "train.tensorboard": False, "train.log_every": 2, "train.n_samples": 16,
-            "train.precision": "fp32"}  # the same numbers on every machine; bf16 is asked for where tested
+            "train.precision": "fp32",  # the same numbers on every machine; bf16 is asked for where tested
+            "train.device": "cpu",  # bit-identical comparisons need the CPU's kernels (auto would pick a GPU)
+            # tiny runs are fixtures, not experiments: the health monitor reports but does not stop them (its own
+            # tests set train.on_failure); e.g. the 16x16 BiGAN of tests/explore/test_project.py is flagged d_won
+            "train.on_failure": "warn"}
     base.update(values)
     overrides = [f"{k}={v}" for k, v in base.items() if k.startswith("__")]
     return load_experiment("dcgan", overrides, {k: v for k, v in base.items() if not k.startswith("__")})

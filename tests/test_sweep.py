@@ -43,6 +43,7 @@ def test_bad_grid_value_stops_before_any_run(tmp_path, capsys):
         sweep("dcgan", ["model.upsample=deconv"], sets=["model.upsample=nearest"], out=out, log=lambda *a: None)
 
 
+@pytest.mark.slow
 def test_sweep_runs_skips_and_resumes(tmp_path, capsys):
     out = tmp_path / "sw"
     args = ["sweep", "dcgan", "--grid", "model.upsample=deconv,nearest", "--out", str(out), *TINY]

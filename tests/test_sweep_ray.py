@@ -14,6 +14,7 @@ import torch
 from ganlab.cli import main
 
 pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
+pytestmark = pytest.mark.slow  # each test starts a local Ray instance and trains in its workers
 
 TINY = ["--data", "digits", "--image-size", "16", "--limit", "64", "--batch-size", "32", "--latent-dim", "8",
         "--set", "model.g_width=4", "--set", "model.d_width=4", "--set", "train.progress=false",

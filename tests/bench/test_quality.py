@@ -48,6 +48,7 @@ for epoch in range(opt.niter):
 '''
 
 
+@pytest.mark.slow
 def test_quality_bench_races_scores_and_reports_both_sides(tmp_path):
     images = tmp_path / "images"
     images.mkdir()

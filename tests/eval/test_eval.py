@@ -40,6 +40,7 @@ def test_classifier_learns_digits_and_reports_heldout_accuracy(classifier):
     assert model.report["n_test"] == report["n_test"] and list(model.attributes) == ["digit"]
 
 
+@pytest.mark.slow
 def test_classifier_features_rank_real_above_noise(classifier, digits16):
     ext = get_extractor(f"classifier:{classifier[0]}")
     real = digits16.data
@@ -104,6 +105,7 @@ def test_inception_weights_are_never_downloaded(tmp_path, monkeypatch):
         get_extractor("torchvision-inception")
 
 
+@pytest.mark.slow
 def test_inception_extractors_load_local_weights(tmp_path, fid_inception_weights):
     pytest.importorskip("torch_fidelity")
     w = tmp_path / "pt_inception-2015-12-05-6726825d.pth"

@@ -113,6 +113,7 @@ def test_eval_says_how_to_fetch_when_the_weights_are_missing(published):
         get_extractor("inception")
 
 
+@pytest.mark.slow
 def test_fid_and_is_equal_torch_fidelitys_own(tmp_path, fid_inception_weights):
     """The same images and weights through ganlab's evaluation and torch-fidelity's calculate_metrics."""
     import numpy as np

@@ -4,8 +4,9 @@ import torch
 
 from ganlab.data import to_float
 
-# every method must learn in bfloat16 as well as in float32 (train.precision=bf16: autocast around the networks)
-precisions = pytest.mark.parametrize("precision", ["fp32", "bf16"])
+# every method must learn in bfloat16 as well as in float32 (train.precision=bf16: autocast around the networks);
+# the bf16 twins are left to the full suite (-m "not slow" learns in fp32 only)
+precisions = pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
 
 
 def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
@@ -16,6 +17,7 @@ def mode_stats(points: torch.Tensor, modes: torch.Tensor, std: float):
 
 
 @precisions
+@pytest.mark.slow
 def test_plain_gan_covers_the_ring(build, dataset, random_batches, precision):
     ds = dataset("ring8", limit=None)
     m = build("gan", ds, **{"model.latent_dim": 8, "model.mlp_hidden": 128, "model.mlp_layers": 3,
@@ -29,6 +31,7 @@ def test_plain_gan_covers_the_ring(build, dataset, random_batches, precision):
     assert modes >= 6 and precise > 0.5, (modes, precise)
 
 
+@pytest.mark.slow
 def test_a_mixture_latent_puts_the_ring_samples_on_its_modes(build, dataset, random_batches):
     """model.latent_dist=mixture: G need not stretch one connected blob of z across the gaps between modes."""
     ds = dataset("ring8", limit=None)
@@ -46,7 +49,8 @@ def test_a_mixture_latent_puts_the_ring_samples_on_its_modes(build, dataset, ran
 
 @precisions
 @pytest.mark.parametrize("cond", [{"cond.d_mode": "projection"},
-                                  {"cond.g_mode": "cbn", "cond.classifier_weight": 1.0}], ids=["projection", "cbn-clf"])
+                                  pytest.param({"cond.g_mode": "cbn", "cond.classifier_weight": 1.0},
+                                               marks=pytest.mark.slow)], ids=["projection", "cbn-clf"])
 def test_class_conditional_gan_draws_the_asked_digit(build, dataset, random_batches, precision, cond):
     sklearn = pytest.importorskip("sklearn.linear_model")
     ds = dataset(limit=None)
@@ -95,6 +99,7 @@ def test_vae_reconstructs_held_out_digits(batch, build, dataset, precision):
     assert mse < 0.4 * baseline, (mse, baseline)
 
 
+@pytest.mark.slow
 def test_residual_networks_with_r1_learn_the_digits_pixel_statistics(build, dataset, random_batches):
     """model.arch=resnet with spectral norm, hinge and lazy R1: in 150 steps G's samples match the digits' mean
     image and per-pixel spread far better than at the start (measured: 0.39 -> 0.05 and 0.060 -> 0.015)."""

@@ -57,6 +57,7 @@ def test_refused_without_a_discriminator_or_with_a_batch_it_does_not_divide(tiny
         tiny_config(**{"tricks.pack": 0})
 
 
+@pytest.mark.slow
 def test_a_packed_gan_covers_the_ring(build, dataset, random_batches):
     """The learning test of the plain GAN on ring-8 (tests/methods/test_learning.py), with D scoring pairs."""
     ds = dataset("ring8", limit=None)
