@@ -53,6 +53,7 @@ class RunSummary:
     metrics_features: dict = field(default_factory=dict)  # metric -> the feature extractor its latest value used
     figures: list = field(default_factory=list)         # [(Path, caption)]
     problems: list = field(default_factory=list)        # what is missing, in words
+    health: list = field(default_factory=list)          # the run's health findings (RUN/health.jsonl), in order
 
     def setting(self, key: str):
         return self.config.get(key)
@@ -139,6 +140,8 @@ def collect_run(path, max_grids: int = 12) -> RunSummary:
         s.problems.append("the folder does not exist")
         return s
     s.is_run = rd.is_run()
+    s.health = [r for r in read_jsonl(rd.path / "health.jsonl")
+                if isinstance(r, dict) and isinstance(r.get("kind"), str)] if (rd.path / "health.jsonl").is_file() else []
     if s.is_run:
         try:
             cfg = rd.read_config() or {}

@@ -37,6 +37,9 @@ img.big { width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
 .strip img.thumb.sel { border-color: #1f77b4; }
 .slider { display: flex; align-items: center; gap: 8px; font-size: 12px; }
 .slider input { flex: 1; }
+.health { display: inline-block; border-radius: 3px; padding: 1px 6px; margin: 2px 4px 2px 0; font-size: 12px; }
+.health.hard { background: #f4d3d3; color: #800; } .health.soft { background: #f6ecc8; color: #740; }
+.health.ok { background: #dcefdc; color: #262; }
 .problems { color: #a55; font-size: 12px; font-style: italic; margin: 4px 0; padding-left: 18px; }
 .tags span { display: inline-block; background: #eef; border-radius: 3px; padding: 0 5px; margin: 1px;
              font-size: 12px; }
@@ -233,6 +236,12 @@ def run_card(r: RunSummary, i: int) -> str:
             items = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt_value(v))}</td></tr>" for k, v in sorted(other.items()))
             parts.append(f"<details><summary>{len(other)} settings differ from the defaults</summary>"
                          f"<table>{items}</table></details>")
+    if r.health:  # one badge per finding of RUN/health.jsonl: what, and the iteration where it began
+        parts.append("<div>" + "".join(
+            f'<span class="health {"hard" if f.get("severity") == "hard" else "soft"}" title="{esc(f.get("message", ""))}">'
+            f'{esc(f["kind"].replace("_", " "))} from iteration {esc(f.get("began", "?"))}</span>' for f in r.health) + "</div>")
+    elif r.is_run and r.progress and r.setting("train.health") is True:
+        parts.append('<div><span class="health ok">health: no findings</span></div>')
     if r.problems:
         parts.append('<ul class="problems">' + "".join(f"<li>{esc(p)}</li>" for p in r.problems) + "</ul>")
     if r.grids:

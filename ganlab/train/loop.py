@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import signal
 import sys
 import threading
@@ -24,27 +23,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ganlab import plots, precision
+from ganlab import devices, plots, precision
 from ganlab.config import Config, flatten
+from ganlab.devices import resolve as resolve_device
 from ganlab.errors import ConfigError, Interrupted, RunError, printable
-from ganlab.experiment import check_resume_config, resume_experiment
-from ganlab.methods import METHODS, Batch, DataInfo, build_method
-from ganlab.methods.schedule import apply_lr_decay
-from ganlab.models import count_parameters
+from ganlab.methods import METHODS, AdversarialMethod, Batch, DataInfo, build_method
+from ganlab.models import count_parameters, unwrap
 from ganlab.runs import checkpoint as ckpt
+from ganlab.runs import prepare
 from ganlab.runs.folder import RunDir
-from ganlab.runs.lock import RunLock
 from ganlab.train import distributed as dist
+from ganlab.train import health
 from ganlab.train.batches import batch_source
 from ganlab.train.batches import describe as describe_loading
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name}: CUDA is not available on this machine; use cpu or auto")
-    return torch.device(name)
 
 
 def _recorded_precision(run: RunDir) -> str | None:
@@ -65,9 +56,11 @@ class Trainer:
     def __init__(self, cfg: Config, run: RunDir, resume: bool = False, dataset=None, log=print):
         self.cfg, self.run, self.resume = cfg, run, resume
         self.log = lambda *a: log(*(printable(x) if isinstance(x, str) else x for x in a))  # byte names
-        self.rank, self.world = dist.setup(cfg.train.dist_timeout)
         tc = cfg.train
-        self.device = dist.device_for_rank(resolve_device(tc.device), self.rank)
+        device = resolve_device(tc.device)  # first: the run's device picks the process group's backend
+        self.rank, self.world = dist.setup(tc.dist_timeout, device)
+        self.device = dist.device_for_rank(device, self.rank)
+        devices.use_cudnn_autotuner(self.device)  # the training's batches keep one shape
         # config.yaml records the precision chosen, so a resumed run keeps it on any machine
         if resume and tc.precision == "auto":  # auto asks for what auto chose when the run began
             tc.precision = _recorded_precision(run) or "auto"
@@ -76,8 +69,7 @@ class Trainer:
             from ganlab.data import load_dataset
             dataset = load_dataset(cfg.data, progress=tc.progress and self.rank == 0, device=self.device)
         self.dataset = dataset
-        method_cls = METHODS[cfg.method]
-        if method_cls.needs_labels and not dataset.attributes:
+        if METHODS[cfg.method].capabilities.needs_labels and not dataset.attributes:
             raise ConfigError(f"method {cfg.method} needs labels, but {dataset.name} has none "
                               "(use class folders, --labels CSV, CelebA, MNIST or digits)")
         self.data_info = DataInfo(dataset.kind, tuple(dataset.image_shape),
@@ -89,8 +81,7 @@ class Trainer:
             for m in self.method.modules().values():
                 m.to(memory_format=torch.channels_last)
         if tc.compile:  # in place, so parameter names (and checkpoints) are those of the plain modules
-            for m in self.method.networks().values() if hasattr(self.method, "networks") else \
-                    self.method.modules().values():
+            for m in self.method.networks().values():
                 m.compile()
         self.source = batch_source(dataset, self.device, self.channels_last)  # in memory, or streamed
         if self.rank == 0:
@@ -127,6 +118,11 @@ class Trainer:
         self.timing = dict.fromkeys(TIMED, 0.0)  # seconds spent in each part of the run, for its last line
         self.counts = dict.fromkeys(TIMED, 0)
         self.lock = None
+        self.health = self._health_monitor()  # None when train.health is off (and on ranks other than 0)
+        self._findings: list = []     # found since the loop last acted on findings
+        self._found: list = []        # every finding of this process, for the run's last line
+        self._rollbacks = 0
+        self._health_ref = None       # (spread, mean-image error) of a fixed real sample, computed once
 
     # ------------------------------------------------------------------------------------ batches
     def batch(self, idx: torch.Tensor) -> Batch:
@@ -142,7 +138,7 @@ class Trainer:
         return {
             "config": self.cfg.to_dict(),
             "data_info": self.data_info.to_dict(),
-            "modules": {k: dist.unwrap(m).state_dict() for k, m in self.method.modules().items()},
+            "modules": {k: unwrap(m).state_dict() for k, m in self.method.modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self.method.optimizers().items()},
             "method_state": self.method.extra_state(),
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
@@ -152,7 +148,7 @@ class Trainer:
 
     def load_state(self, state: dict) -> None:
         for k, m in self.method.modules().items():
-            dist.unwrap(m).load_state_dict(state["modules"][k])
+            unwrap(m).load_state_dict(state["modules"][k])
         for k, o in self.method.optimizers().items():
             o.load_state_dict(state["optimizers"][k])
         self.method.load_extra_state(state["method_state"])
@@ -186,12 +182,22 @@ class Trainer:
 
     @contextmanager
     def timed(self, part: str):
+        self._settle()  # what the steps queued on the GPU is their time, not this part's
         start = time.perf_counter()
         try:
             yield
         finally:
             self.timing[part] += time.perf_counter() - start
             self.counts[part] += 1
+
+    def _settle(self) -> None:
+        """At a measuring point of the run's time (a flush, the start of a timed part): wait for the work the steps
+        queued on a CUDA device and count the wait as step time. A CUDA step returns once its kernels are queued,
+        so the per-step clock alone measures launches; one synchronize here, not one per step, puts the rest where
+        it belongs. Nothing to wait for on a CPU."""
+        start = time.perf_counter()
+        devices.synchronize(self.device)
+        self.timing["steps"] += time.perf_counter() - start
 
     def time_report(self, total: float) -> str:
         """Where the run's time went: the steps against everything written between them."""
@@ -208,6 +214,8 @@ class Trainer:
         """Move buffered per-step statistics to the host in one transfer and append them to metrics.jsonl."""
         if not self._buffer:
             return
+        self._settle()
+        self._check_stat_devices()
         keys = [list(s) for *_, s in self._buffer]
         flat = torch.stack([v.float().reshape(()) for *_, s in self._buffer for v in s.values()]).tolist()
         records, i = [], 0
@@ -223,33 +231,61 @@ class Trainer:
                 self._buffer.clear()
                 self.diverged(f"{bad} is {rec[bad]} at iteration {rec['iter']} (generator step {rec['g_step']})")
         self._buffer.clear()
-        self.history.extend(records)
-        if self.rank == 0:
-            try:
-                with open(self.run.metrics_path, "a") as f:
-                    f.writelines(json.dumps(r) + "\n" for r in records)
-            except OSError as e:
-                raise RunError(f"cannot write {self.run.metrics_path}: {e.strerror or e}") from None
-            if self.writer is not None:
-                for r in records:
-                    for k, v in r.items():
-                        if k not in ("iter", "epoch", "g_step"):
-                            self.writer.add_scalar(f"train/{k}", v, r["iter"])
-            for t in self.trackers:
-                t.metrics(records)
+        self._log(records)
+        if self.health is not None:
+            if "mse" in records[-1] and "mean_image_mse" not in self.health.settings:
+                self._health_reference()
+            self._findings += self.health.observe(records, self._d_fingerprint())
         last = records[-1]
         self._postfix = {k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "wasserstein") if k in last}
 
+    def _log(self, records: list[dict]) -> None:
+        """Where every logged value goes (the per-step losses of ``flush``, the held-out score): the history (for
+        the loss plot), and on rank 0 metrics.jsonl, the TensorBoard event files and the trackers. A failed write
+        of metrics.jsonl is a RunError."""
+        self.history.extend(records)
+        if self.rank != 0:
+            return
+        try:
+            with open(self.run.metrics_path, "a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in records)
+        except OSError as e:
+            raise RunError(f"cannot write {self.run.metrics_path}: {e.strerror or e}") from None
+        if self.writer is not None:
+            for r in records:
+                for k, v in r.items():
+                    if k not in ("iter", "epoch", "g_step"):
+                        self.writer.add_scalar(f"train/{k}", v, r["iter"])
+        for t in self.trackers:
+            t.metrics(records)
+
+    def _check_stat_devices(self) -> None:
+        """Every value a training step returned must be a tensor on the method's device (a GPU run would otherwise
+        fail inside ``torch.stack`` with a message that names no statistic): one loud error naming the first."""
+        want = self.method.device
+        for it, _, _, stats in self._buffer:
+            for k, v in stats.items():
+                if not torch.is_tensor(v):
+                    raise RuntimeError(f"{type(self.method).__name__}.train_step returned {k}={v!r} at iteration {it}, "
+                                       f"not a tensor on the method's device {want}")
+                if not _same_device(v.device, want):
+                    raise RuntimeError(f"{type(self.method).__name__}.train_step returned {k} on {v.device} at "
+                                       f"iteration {it}, not on the method's device {want}: every statistic of a "
+                                       "step must stay on its device")
+
     def check_weights(self) -> None:
         """Refuse to save networks with non-finite weights (one host sync per network, at checkpoints only)."""
-        bad = [k for k, m in self.method.modules().items()
-               if not bool(torch.stack([torch.isfinite(p).all() for p in m.parameters()]).all())]
+        bad = self._nonfinite_networks()
         if bad:
             self.diverged(f"the weights of {', '.join(bad)} are not finite at iteration {self.global_iter}")
 
-    def diverged(self, what: str) -> None:
-        nets = [k for k, m in self.method.modules().items()
+    def _nonfinite_networks(self) -> list[str]:
+        """The names of the networks with a weight that is NaN or infinite."""
+        return [k for k, m in self.method.modules().items()
                 if not bool(torch.stack([torch.isfinite(p).all() for p in m.parameters()]).all())]
+
+    def diverged(self, what: str) -> None:
+        nets = self._nonfinite_networks()
         kept = (f"{self.run.latest} keeps the last good state" if self.run.latest.exists()
                 else "no checkpoint was written")
         raise RunError(f"training diverged: {what}" + (f"; non-finite weights in {', '.join(nets)}" if nets else "")
@@ -285,6 +321,11 @@ class Trainer:
             self._scatter.save(real, out, self.run.sample_grid(self.epoch), title=f"epoch {self.epoch}")
         else:
             plots.save_grid(out, self.run.sample_grid(self.epoch), self.data_info.output)
+        if self.health is not None:  # mode collapse: the grid's spread against the real data's
+            real_spread, _ = self._health_reference()
+            self._findings += self.health.grid(health.spread(out), real_spread, self.global_iter - 1,
+                                               self.method.g_steps)
+        if self.data_info.kind != "points":
             if self.writer is not None:
                 self.writer.add_image("samples", plots.grid_tensor(out, self.data_info.output), self.global_iter)
         for t in self.trackers:
@@ -301,7 +342,8 @@ class Trainer:
         self._plotted_at = _now()
 
     def log_held_out_score(self) -> None:
-        """The method's score on its held-out items (the VAE's test MSE), one record per epoch in metrics.jsonl."""
+        """The method's score on its held-out items (the VAE's test MSE), one record per epoch, logged like the
+        losses (metrics.jsonl, TensorBoard, the trackers)."""
         from ganlab.data import to_float
         idx = self.method.held_out_indices(len(self.dataset))[:2048].to(self.device)
         scores = []
@@ -311,66 +353,24 @@ class Trainer:
             scores.append(self.method.held_out_score(x) * len(x))
         rec = {"iter": self.global_iter - 1, "epoch": self.epoch, "g_step": self.method.g_steps,
                self.method.capabilities.held_out: float(torch.stack(scores).sum()) / len(idx)}
-        self.history.append(rec)
-        with open(self.run.metrics_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+        self._log([rec])
 
     # ------------------------------------------------------------------------------------ main
     def prepare_run_folder(self) -> None:
+        """The run folder, on rank 0 (``ganlab.runs.prepare``): a new run's created with config.yaml and data.json;
+        a resumed run's reopened, its checkpoint's state loaded and its logs cut back to it. Both under the run
+        lock, held until the run ends. Then the TensorBoard writer."""
         if self.rank != 0:
             return
-        if self.resume:
-            self.run.require()
-            self.lock = RunLock(self.run.path, self.log).acquire()
-            old = self.run.read_config()
-            check_resume_config(old, self.cfg.to_dict())
-            if self.run.latest.exists() or any(self.run.checkpoints.glob("*.pt")):
-                self.load_state(self.run.readable_checkpoint(ckpt.load_run_state, self.log))
-                self.history = self._trim_metrics()
-                self._trim_evaluations()
-            else:  # killed before its first checkpoint: nothing to continue, so it starts over in its own folder
-                self.log(f"{self.run.path} has no checkpoint yet (it stopped before its first one): training it "
-                         "from the beginning")
-                self.run.create()
-                self.run.clear_outputs()
+        if not self.resume:
+            self.lock = prepare.create(self.run, self.cfg, self.data_info.to_dict(), self.log)
         else:
-            created = not self.run.path.exists()
-            if self.run.path.is_dir():  # a live writer is named first; a stale lock alone does not make it a run
-                self.lock = RunLock(self.run.path, self.log).acquire()
-                if any(p.name != self.lock.path.name for p in self.run.path.iterdir()):
-                    self.lock.release()
-                    raise RunError(f"{self.run.path} already exists and is not empty; use --resume {self.run.path} "
-                                   "to continue it, or choose another --out")
-            elif self.run.path.exists():
-                raise RunError(f"{self.run.path} exists and is not a folder; choose another --out")
-            if self.lock is None:  # the folder is this process's only once it holds the lock
-                try:
-                    try:
-                        self.run.path.mkdir(parents=True, exist_ok=True)
-                    except OSError as e:
-                        raise RunError(f"cannot write the run folder {self.run.path}: {e.strerror or e}") from None
-                    self.lock = RunLock(self.run.path, self.log).acquire()
-                except BaseException:
-                    if created:  # a process started at the same moment may own it now: remove it only if empty
-                        try:
-                            self.run.path.rmdir()
-                        except OSError:
-                            pass
-                    raise
-            try:
-                self.run.create()
-                self._write_run_files()
-            except BaseException:  # nothing half-made is left behind: the same command can simply be run again
-                if created:
-                    self.lock.release()
-                    shutil.rmtree(self.run.path, ignore_errors=True)
-                raise
-            return
-        self._write_run_files()
-
-    def _write_run_files(self) -> None:
-        self.run.write_text_atomic(self.run.config_path, self.cfg.to_yaml())
-        self.run.write_text_atomic(self.run.data_info_path, json.dumps(self.data_info.to_dict(), indent=1))
+            self.lock = prepare.reopen(self.run, self.cfg, self.log)
+            state = prepare.resume_state(self.run, self.log)
+            if state is not None:
+                self.load_state(state)
+                self.history = prepare.cut_back(self.run, state)
+            prepare.write_run_files(self.run, self.cfg, self.data_info.to_dict())
         if self.cfg.train.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -378,40 +378,13 @@ class Trainer:
             except ImportError:
                 self.log("tensorboard is not installed: no event files will be written")
 
-    def _trim_metrics(self) -> list[dict]:
-        """Drop metric lines written after the checkpoint we resume from (they will be recomputed), and a line cut
-        by a kill or a full disk with everything after it; returns the records kept."""
-        lines = self.run.metrics_path.read_text().splitlines() if self.run.metrics_path.exists() else []
-        recs = _parse_jsonl(lines)
-        kept = [r for r in recs if r["iter"] < self.global_iter]
-        if len(kept) != sum(1 for line in lines if line.strip()):  # nothing may follow a cut line
-            self.run.write_text_atomic(self.run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-        return kept
-
-    def _trim_evaluations(self) -> None:
-        """Drop evaluation-during-training rows of epochs after the checkpoint we resume from (an older numbered
-        checkpoint, when latest.pt was damaged): they are evaluated again."""
-        if not self.run.eval_path.exists():
-            return
-        lines = self.run.eval_path.read_text().splitlines(keepends=True)
-
-        def later(line):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(r, dict) and bool(r.get("during_training")) and (r.get("epoch") or 0) > self.epoch
-        kept = [line for line in lines if not later(line)]
-        if len(kept) != len(lines):
-            self.run.write_text_atomic(self.run.eval_path, "".join(kept))
-
     def done(self) -> bool:
         return self.cfg.train.reached(self.epoch, self.method.g_steps)
 
     def describe(self) -> None:
         if self.rank != 0:
             return
-        parts = ", ".join(f"{k} {count_parameters(dist.unwrap(m)):,}" for k, m in self.method.modules().items())
+        parts = ", ".join(f"{k} {count_parameters(unwrap(m)):,}" for k, m in self.method.modules().items())
         self.log(f"ganlab: {self.cfg.method} on {self.dataset.name}: {self.n} items of shape "
                  f"{tuple(self.data_info.shape)}, device {self.device}" + (f" x{self.world}" if self.world > 1 else ""))
         self.log(f"parameters: {parts}")
@@ -434,14 +407,11 @@ class Trainer:
         dist.broadcast_state(self)
         self.method = dist.wrap_method(self.method, self.device) if self.world > 1 else self.method
         self.describe()
-        tc, oc = self.cfg.train, self.cfg.optim
-        total_iters = (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
-        g_per_iter = tc.n_gen / tc.n_critic
-        if tc.steps is not None:
-            total_iters = min(total_iters, math.ceil((tc.steps - self.method.g_steps) / g_per_iter))
-        # planned generator steps of the whole run (annealed instance noise and optim.lr_decay use it)
-        self.method.total_steps = self.method.g_steps + int(max(0, total_iters) * g_per_iter)
-        bar = tqdm(total=max(0, total_iters) * self.batch_size * self.world, unit="img", unit_scale=True,
+        tc = self.cfg.train
+        # the method's schedule plans the run's generator steps (for its learning-rate decay and annealing)
+        total_iters = self.method.schedule.plan(
+            self.method.g_steps, (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch)
+        bar = tqdm(total=total_iters * self.batch_size * self.world, unit="img", unit_scale=True,
                    disable=not tc.progress or self.rank != 0, dynamic_ncols=True, file=sys.stderr)
         self._postfix = {}
         handlers = self._catch_signals()
@@ -457,15 +427,15 @@ class Trainer:
                     perm = self.train_index[perm]
                 perm = perm[self.rank::self.world]
                 self.source.start_epoch(perm, self.batch_size, self.iter_in_epoch)  # a stream reads ahead along it
+                rolled_back = False
                 bar.set_description(f"epoch {self.epoch + 1}/{tc.epochs}")
                 while self.iter_in_epoch < self.iters_per_epoch:
                     if self._stop_signal is not None:
                         raise Interrupted(self._stop_signal)
                     i = self.iter_in_epoch
                     t0 = time.perf_counter()
-                    if oc.lr_decay != "none":
-                        apply_lr_decay(self.method.optimizers().values(), oc.lr_decay, self.method.g_steps,
-                                       self.method.total_steps, oc.lr_floor)
+                    if self.rank:  # each rank its own noise (rank 0's streams are a single process's)
+                        dist.seed_rank_streams(tc.seed, self.rank, self.global_iter, self.device)
                     stats = self.method.train_step(self.batch(perm[i * self.batch_size:(i + 1) * self.batch_size]))
                     if watchdog is not None:
                         watchdog.beat()
@@ -477,20 +447,31 @@ class Trainer:
                     if self.global_iter % tc.log_every == 0:
                         self.flush()
                         bar.set_postfix(self._postfix, refresh=False)
+                        if self._findings and self.act_on_findings():
+                            rolled_back = True
+                            break  # the epoch loop starts again from the checkpoint's place
                     if tc.checkpoint_minutes and self.checkpoint_due():
                         self.save_checkpoint()  # mid-epoch: a kill now loses at most checkpoint_minutes
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
                         break
+                if rolled_back:
+                    continue
                 if self.iter_in_epoch >= self.iters_per_epoch:
                     self.epoch += 1
                     self.iter_in_epoch = 0
                 self.flush()
+                if self._findings and self.act_on_findings():
+                    continue
                 self.end_of_epoch_outputs()
+                if self._findings and self.act_on_findings():
+                    continue
                 ended = self.iter_in_epoch == 0  # (not ended: train.steps stopped the run within the epoch)
                 numbered = ended and (self.epoch % tc.checkpoint_every == 0 or self.done())
                 if numbered or self.done() or self.checkpoint_due() or (ended and self.eval_due()):
                     self.save_checkpoint(numbered=numbered)  # an evaluation cut short resumes from this epoch's end
                 self.maybe_evaluate()
+                if self._findings:
+                    self.act_on_findings()
         except KeyboardInterrupt:
             bar.close()
             self._stopped()
@@ -521,10 +502,122 @@ class Trainer:
         if self.rank == 0:
             last = self.run.sample_grids()
             self.log(f"done: {self.global_iter} iterations, {self.method.g_steps} generator steps; "
-                     f"samples {last[-1] if last else '-'}")
+                     f"samples {last[-1] if last else '-'}" + self._health_summary())
             self.log(self.time_report(time.perf_counter() - started))
         dist.cleanup()
         return self.run
+
+    # ------------------------------------------------------------------------------------ health
+    def _health_monitor(self):
+        """The run's health monitor (``ganlab.train.health``), on rank 0 when ``train.health`` is on. It reads the
+        loss table's entry of an adversarial method (what its logged D scores mean)."""
+        cfg = self.cfg
+        if not cfg.train.health or self.rank != 0:
+            return None
+        loss = self.method.loss if isinstance(self.method, AdversarialMethod) else None
+        settings = {"d_lr": cfg.optim.d_lr, "g_lr": cfg.optim.g_lr, "n_critic": cfg.train.n_critic,
+                    "clip": cfg.objective.clip, "kl_weight": cfg.vae.kl_weight}
+        return health.HealthMonitor(None if loss is None else health.LossTraits.of(loss), settings,
+                                    cfg.eval.patience)
+
+    def _d_fingerprint(self):
+        """The sums of D's weight tensors (one host transfer per flush), for the monitor to see whether D learns;
+        None where the method trains no network called D."""
+        D = self.method.networks().get("D")
+        if D is None:
+            return None
+        with torch.no_grad():
+            return torch.stack([p.detach().double().sum() for p in D.parameters()]).tolist()
+
+    def _health_reference(self) -> tuple[float, float]:
+        """The mean pairwise distance and the mean image's error of a fixed sample of the training data (at most
+        256 items, drawn with a generator of its own: the training's random streams are not touched)."""
+        if self._health_ref is None:
+            pick = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.cfg.train.seed + 7))[:256]
+            if self.train_index is not None:
+                pick = self.train_index[pick.to(self.train_index.device)]
+            x = self.source.rows(pick.to(self.device))
+            if self.dataset.kind == "images":
+                from ganlab.data import to_float
+                x = to_float(x, self.cfg.model.output)
+            mse = health.mean_image_mse(x)
+            if self.cfg.vae.reduction == "sum":  # a summed error is over the batch's pixels
+                mse *= self.batch_size * x[0].numel()
+            self._health_ref = (health.spread(x), mse)
+            self.health.settings["mean_image_mse"] = mse
+        return self._health_ref
+
+    def act_on_findings(self) -> bool:
+        """Say each new finding (a line, and RUN/health.jsonl), then follow train.on_failure for the first hard
+        one: warn, stop (a checkpoint, then a RunError), or rollback. Returns True after a rollback."""
+        found, self._findings = self._findings, []
+        for f in found:
+            self.log(f.line())
+            self._found.append(f)
+            try:
+                with open(self.run.path / "health.jsonl", "a") as fh:
+                    fh.write(json.dumps(f.to_dict()) + "\n")
+            except OSError as e:
+                raise RunError(f"cannot write {self.run.path / 'health.jsonl'}: {e.strerror or e}") from None
+        hard = next((f for f in found if f.severity == health.HARD), None)
+        how = self.cfg.train.on_failure
+        if hard is None or how == "warn" or self.world > 1:  # (several processes: only rank 0 watches; it warns)
+            return False
+        if how == "rollback" and hard.kind != "no_progress" and self.rollback(hard):
+            return True
+        self.save_checkpoint()
+        raise RunError(f"training failed ({hard.kind}, from iteration {hard.began}): saved {self.run.latest}; "
+                       f"after changing what the health line suggests, or to go on anyway with "
+                       f"--set train.on_failure=warn, continue with: ganlab train --resume {self.run.path}")
+
+    MAX_ROLLBACKS = 3
+
+    def rollback(self, finding) -> bool:
+        """Reload the latest numbered checkpoint saved before ``finding`` began and halve every learning rate (at
+        most MAX_ROLLBACKS times). False when there is none to go back to (the loop then stops)."""
+        if self._rollbacks >= self.MAX_ROLLBACKS:
+            self.log(f"health: rolled back {self._rollbacks} times already; stopping")
+            return False
+        for path in sorted(self.run.checkpoints.glob("epoch-*.pt"), reverse=True):
+            try:
+                state = ckpt.load_run_state(path, map_location="cpu")
+            except (RunError, OSError):
+                continue
+            if state["global_iter"] <= finding.began:
+                break
+        else:
+            self.log("health: no checkpoint from before the failure began to roll back to; stopping")
+            return False
+        self._buffer.clear()
+        self.load_state(state)
+        self._rollbacks += 1
+        scale = 0.5 ** self._rollbacks  # the checkpoint holds the rates from before any rollback: halve them anew
+        rates = []
+        for name, o in self.method.optimizers().items():
+            for g in o.param_groups:
+                g["lr"] *= scale
+                if "initial_lr" in g:  # a decay's base rate
+                    g["initial_lr"] *= scale
+            rates.append(f"{name} {o.param_groups[0].get('initial_lr', o.param_groups[0]['lr']):.3g}")
+        for k in ("d_lr", "g_lr"):
+            if self.health.settings.get(k) is not None:
+                self.health.settings[k] = getattr(self.cfg.optim, k) * scale
+        self.history = prepare.cut_back(self.run, state)
+        self.health.reset()
+        self.log(f"health: rolled back to {path.name} (iteration {state['global_iter']}) and halved the learning "
+                 f"rates ({', '.join(rates)}); rollback {self._rollbacks} of {self.MAX_ROLLBACKS}")
+        self.save_checkpoint()  # latest.pt holds the state the run goes on from, not the failed one
+        return True
+
+    def _health_summary(self) -> str:
+        if self.health is None:
+            return ""
+        if not self._found:
+            earlier = self.run.path / "health.jsonl"
+            return "; health: no new findings" + (f" (earlier ones in {earlier})" if earlier.exists() else "") \
+                if self.resume else "; health: no findings"
+        return "; health: " + ", ".join(f"{f.kind} from iteration {f.began}" for f in self._found) + \
+            f" (see {self.run.path / 'health.jsonl'})"
 
     # ------------------------------------------------------------------------------------ faults
     def _catch_signals(self) -> dict:
@@ -618,14 +711,21 @@ class Trainer:
         self._in_eval = True
         try:
             with self.timed("eval"), self.keep_rng():  # evaluation must not change the training's random streams
-                self.evaluator(self.method, self.epoch,
-                               lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
+                rows = self.evaluator(self.method, self.epoch,
+                                      lambda: ckpt.save_atomic(state, self.run.checkpoints / "best.pt"))
         finally:
             self._in_eval = False
-        if self.trackers:
-            rows = [json.loads(x) for x in self.run.eval_path.read_text().splitlines() if x.strip()]
-            for t in self.trackers:
-                t.eval_rows([r for r in rows if r.get("epoch") == self.epoch], self.global_iter)
+        value = next((r["value"] for r in rows if r.get("metric") == self.evaluator.metric), None)
+        if self.health is not None and isinstance(value, (int, float)) and math.isfinite(value):
+            self._findings += self.health.evaluation(value, self.evaluator.lower, self.evaluator.metric,
+                                                     self.global_iter - 1, self.method.g_steps)
+        for t in self.trackers:  # this evaluation's rows (eval.jsonl also holds those of ganlab eval)
+            t.eval_rows(rows, self.global_iter)
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether ``a`` and ``b`` are one device (``cuda`` without an index is the current one: it matches any index)."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 def _now() -> float:
@@ -649,20 +749,6 @@ def _unflat_tensors(flat: dict, device) -> dict:
     return out
 
 
-def _parse_jsonl(lines: list[str]) -> list[dict]:
-    """The records of metrics.jsonl up to the first line that does not parse: a line cut by an interruption
-    makes everything after it unreliable."""
-    out = []
-    for line in lines:
-        line = line.strip()
-        if line:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return out
-
-
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None, dataset=None,
           log=print) -> RunDir:
     """Train ``cfg`` into the run folder ``out`` (or continue the run ``resume``). Returns the RunDir."""
@@ -675,8 +761,3 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
         out = Path("runs") / f"{cfg.recipe or cfg.method}-{stamp}"
     return Trainer(cfg, RunDir(out), dataset=dataset, log=log).fit()
 
-
-def resume_config(run: RunDir, values: dict | None = None, overrides: list[str] | None = None) -> Config:
-    """The config of an existing run, with the changes allowed on resume applied."""
-    run.require()
-    return resume_experiment(run.read_config(), values, overrides)

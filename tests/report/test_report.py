@@ -106,6 +106,7 @@ def test_report_of_one_run_and_of_a_non_run(gan_run, tmp_path):
     assert "no config.yaml" in out.read_text()
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(two_runs, tmp_path, chromium):
     full, bare = two_runs
     out = write_report([full, bare], tmp_path / "report.html")
