@@ -77,3 +77,25 @@ def finite():
     def finite(stats: dict) -> bool:
         return all(torch.isfinite(v).all() for v in stats.values())
     return finite
+
+
+@pytest.fixture(scope="session")
+def ring_coverage():
+    """``ring_coverage(values, steps=1500)``: train the method of ``values`` (dotted settings over the defaults)
+    on the 8-Gaussian ring for ``steps`` batches of 512 and return (modes covered, share of high-quality samples)
+    over 2,000 samples: within 3 standard deviations of a mode."""
+    def ring_coverage(values: dict, steps: int = 1500) -> tuple[int, float]:
+        from ganlab.experiment import load_experiment
+        cfg = load_experiment(None, [], values)
+        ds = load_dataset(cfg.data, progress=False)
+        torch.manual_seed(0)
+        m = build_method(cfg, info_of(ds, cfg.model.output), "cpu")
+        g = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            m.train_step(Batch(ds.data[torch.randint(0, len(ds), (512,), generator=g)]))
+        m.train(False)
+        x = m.generate(m.sample_inputs(2000, torch.Generator().manual_seed(5)))
+        d, k = torch.cdist(x, ds.modes).min(1)
+        good = d < 3 * ds.mode_std
+        return len(set(k[good].tolist())), good.float().mean().item()
+    return ring_coverage
