@@ -43,14 +43,9 @@ LOOP_CASES = {
 }
 
 
-# -m "not slow" trains one case of each method (and of the 2-D points) in fp32; the other cases and bf16 are left
-# to the full suite
-FAST_CASES = ("gan", "cgan-labelmap", "acgan", "infogan", "bigan", "vae", "msggan", "gan-ring8")
-
-
+# -m "not slow" trains every case in fp32; the bf16 twins are left to the full suite
 @pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("case", [c if c in FAST_CASES else pytest.param(c, marks=pytest.mark.slow)
-                                  for c in LOOP_CASES])
+@pytest.mark.parametrize("case", list(LOOP_CASES))
 def test_every_method_trains_saves_loads_and_samples(case, precision, tmp_path, tiny_config):
     values = {"data.limit": 64, "train.epochs": 1, "train.precision": precision, **LOOP_CASES[case]}
     cfg = tiny_config(**values)

@@ -160,14 +160,12 @@ def full_runs(tmp_path_factory, folder, tiny_config):
             for loading in ("memory", "auto")}
 
 
-@pytest.mark.slow
 def test_a_streamed_run_is_bit_identical_to_an_in_memory_run(full_runs):
     mem, stream = full_runs["memory"], full_runs["auto"]
     assert RunDir(stream).read_config()["data"]["loading"] == "auto"
     assert _same_run(mem, stream) and _losses(mem) == _losses(stream)
 
 
-@pytest.mark.slow
 def test_resume_under_streaming_is_bit_identical_to_an_uninterrupted_run(tmp_path, config, monkeypatch, full_runs):
     """Stopped mid-epoch (a signal after step 6 of 8), resumed: the streamed run ends as the uninterrupted one;
     a run switched from memory to streaming on resume too."""

@@ -107,7 +107,6 @@ class _Capped:
         return iter(self._f)
 
 
-@pytest.mark.slow
 def test_disk_write_volume_of_a_tiny_run(tmp_path, monkeypatch, tiny_config):
     disk = Disk(monkeypatch, tmp_path)
     train(tiny_config(**EVERY_EPOCH), out=tmp_path / "run", **QUIET)
@@ -123,8 +122,12 @@ FULL_AT = {"config": 200, "data.json": 1_600, "metrics": 1_800, "grid": 3_000, "
            "epoch-0002.pt": 400_000}
 
 
-@pytest.mark.parametrize("free", list(FULL_AT.values()), ids=list(FULL_AT))
-@pytest.mark.slow
+# -m "not slow" fills the disk at one of each kind of write: a log line, a picture, a checkpoint
+FULL_AT_FAST = ("metrics", "grid", "latest")
+
+
+@pytest.mark.parametrize("free", [v if k in FULL_AT_FAST else pytest.param(v, marks=pytest.mark.slow)
+                                  for k, v in FULL_AT.items()], ids=list(FULL_AT))
 def test_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path, monkeypatch, tiny_config,
                                                                       reference, free, same_run):
     disk = Disk(monkeypatch, tmp_path, free=free)
@@ -143,7 +146,6 @@ def test_full_disk_is_one_line_and_the_run_resumes_once_space_is_freed(tmp_path,
     assert not list(out.rglob(".*tmp*")), "a temporary file was left behind"
 
 
-@pytest.mark.slow
 def test_full_disk_on_the_command_line_is_one_line(tmp_path, monkeypatch, capsys):
     Disk(monkeypatch, tmp_path, free=80_000)
     rc = main(["train", "--data", "digits", "--image-size", "16", "--limit", "64", "--epochs", "2",
@@ -154,7 +156,6 @@ def test_full_disk_on_the_command_line_is_one_line(tmp_path, monkeypatch, capsys
     assert "Traceback" not in err
 
 
-@pytest.mark.slow
 def test_read_only_output_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, tiny_config, reference):
     Disk(monkeypatch, tmp_path, read_only=True)
     with pytest.raises(RunError, match=r"cannot write the run folder .*run: Read-only file system"):
@@ -162,7 +163,6 @@ def test_read_only_output_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, 
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.slow
 def test_read_only_samples_folder_still_saves_the_checkpoint(tmp_path, monkeypatch, tiny_config, run_state):
     out = tmp_path / "run"
     Disk(monkeypatch, out / "samples", read_only=True)
@@ -187,8 +187,7 @@ def _signal_at(monkeypatch, trainer, calls, sigs):
     monkeypatch.setattr(trainer.method, "train_step", stepping)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_a_signal_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, reference, sig,
                                                                 same_run, run_state):
     trainer = Trainer(tiny_config(), RunDir(tmp_path / "run"), **QUIET)
@@ -203,7 +202,6 @@ def test_a_signal_mid_epoch_saves_that_step_and_resumes_exactly(tmp_path, monkey
     assert same_run(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
 
 
-@pytest.mark.slow
 def test_a_second_signal_stops_at_once_without_saving(tmp_path, monkeypatch, tiny_config, reference, same_run,
                                                       run_state):
     said = []
@@ -218,8 +216,9 @@ def test_a_second_signal_stops_at_once_without_saving(tmp_path, monkeypatch, tin
     assert same_run(reference["plain"], tmp_path / "run") and _iters(tmp_path / "run") == list(range(8))
 
 
-@pytest.mark.parametrize("sigs", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["once", "twice"])
-@pytest.mark.slow
+@pytest.mark.parametrize("sigs", [[signal.SIGTERM],
+                                  pytest.param([signal.SIGINT, signal.SIGINT], marks=pytest.mark.slow)],
+                         ids=["once", "twice"])
 def test_a_signal_while_a_checkpoint_is_written(tmp_path, monkeypatch, tiny_config, reference, sigs, same_run,
                                                 run_state):
     """Once: the write finishes, then the loop stops and saves. Twice: the write is abandoned, the previous
@@ -246,7 +245,6 @@ def test_a_signal_while_a_checkpoint_is_written(tmp_path, monkeypatch, tiny_conf
     assert same_run(reference["plain"], out) and _iters(out) == list(range(8))
 
 
-@pytest.mark.slow
 def test_a_signal_during_evaluation_evaluates_again_on_resume(tmp_path, monkeypatch, tiny_config, reference,
                                                               same_run, run_state):
     import ganlab.eval.during_training as during
@@ -301,7 +299,6 @@ HOLD = ("import sys, time; from ganlab.runs.lock import RunLock; RunLock(sys.arg
         "print('held', flush=True); time.sleep(60)")
 
 
-@pytest.mark.slow
 def test_a_second_writer_is_refused_naming_the_first_and_a_stale_lock_is_taken_over(tmp_path, tiny_config,
                                                                                    reference, capsys, same_run):
     out = tmp_path / "run"
@@ -359,7 +356,6 @@ def test_a_training_that_loses_the_race_for_a_new_folder_leaves_the_winners_file
     assert (out / "config.yaml").read_text() == "the winner's" and (out / ".lock").is_file()
 
 
-@pytest.mark.slow
 def test_the_lock_is_released_when_training_fails(tmp_path, tiny_config):
     with pytest.raises(RunError, match="diverged"):
         train(tiny_config(**{"optim.g_lr": 1e30, "optim.d_lr": 1e30}), out=tmp_path / "run", **QUIET)
@@ -392,7 +388,6 @@ def test_readers_of_a_training_run_see_only_whole_checkpoints(tmp_path, tiny_con
     assert loads >= 50
 
 
-@pytest.mark.slow
 def test_report_and_sample_read_a_run_whose_log_is_cut_mid_line(tmp_path, tiny_config, capsys):
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "run", **QUIET)
     with open(run.metrics_path, "a") as f:
@@ -402,7 +397,6 @@ def test_report_and_sample_read_a_run_whose_log_is_cut_mid_line(tmp_path, tiny_c
     assert (tmp_path / "s.png").is_file()
 
 
-@pytest.mark.slow
 def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, tiny_config, reference, same_run):
     """Under nohup or as a background job SIGINT is ignored on purpose: training does not start listening to it."""
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -13,7 +13,7 @@ def _state(run):
     return torch.load(RunDir(run).checkpoint("latest"), weights_only=False)
 
 
-@pytest.mark.parametrize("native, chosen", [(True, "bf16"), pytest.param(False, "fp32", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("native, chosen", [(True, "bf16"), (False, "fp32")])
 def test_auto_is_resolved_logged_and_recorded(native, chosen, tmp_path, tiny_config, monkeypatch):
     monkeypatch.setattr(precision, "cpu_bf16_native", lambda: (native, "the test says so"))
     lines = []
@@ -28,8 +28,7 @@ def test_auto_is_resolved_logged_and_recorded(native, chosen, tmp_path, tiny_con
     assert f"precision: {chosen} (train.precision={chosen})" in lines
 
 
-@pytest.mark.parametrize("prec", ["fp32", "bf16"])
-@pytest.mark.slow
+@pytest.mark.parametrize("prec", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
 def test_resume_is_bit_identical_in_each_precision(prec, tmp_path, tiny_config):
     full = train(tiny_config(**{"train.precision": prec, "train.epochs": 2}), out=tmp_path / "full",
                  log=lambda *a: None)
@@ -56,7 +55,6 @@ def test_resume_refuses_another_precision(tmp_path, tiny_config):
         train(tiny_config(**{"train.precision": "fp32", "train.epochs": 2}), resume=run.path, log=lambda *a: None)
 
 
-@pytest.mark.slow
 def test_a_run_made_before_precision_existed_resumes_in_fp32(tmp_path, tiny_config):
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
     cfg_path = run.path / "config.yaml"
@@ -92,7 +90,6 @@ def test_compiled_networks_train_save_and_resume_like_plain_ones(tmp_path, tiny_
     assert ganlab.load(comp.path).sample(3, seed=0).shape == (3, 1, 16, 16)
 
 
-@pytest.mark.slow
 def test_a_config_asking_auto_resumes_a_run_whatever_auto_chose(tmp_path, tiny_config, monkeypatch):
     """A sweep (or a user) resuming with the recipe's precision=auto continues the run in what auto chose."""
     monkeypatch.setattr(precision, "cpu_bf16_native", lambda: (False, "auto would pick fp32 now"))

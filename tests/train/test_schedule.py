@@ -72,7 +72,6 @@ def test_the_schedule_may_change_on_resume_but_training_settings_may_not(tmp_pat
         check_resume_config(old, tiny_config(**{"train.batch_size": 16}).to_dict())
 
 
-@pytest.mark.slow
 def test_grids_every_n_epochs_and_after_the_last(tmp_path, tiny_config):
     run = train(tiny_config(**{"train.epochs": 5, "train.sample_every": 2}), out=tmp_path / "r", **QUIET)
     assert _grids(run.path) == ["epoch-0002.png", "epoch-0004.png", "epoch-0005.png"]
@@ -95,7 +94,6 @@ def test_the_schedule_does_not_change_the_weights(tmp_path, tiny_config, same_ru
     assert held[0] == held[1] and len(held[0]) == 3  # the held-out score stays a per-epoch record
 
 
-@pytest.mark.slow
 def test_latest_on_the_clock_and_always_at_the_end(tmp_path, monkeypatch, tiny_config):
     w = Writes(monkeypatch)
     train(tiny_config(**{"train.epochs": 3, "train.checkpoint_every": 100, **RARELY}), out=tmp_path / "r", **QUIET)
@@ -113,7 +111,6 @@ def test_latest_on_the_clock_and_always_at_the_end(tmp_path, monkeypatch, tiny_c
     assert w.latest == [(1, 2)]  # train.steps ends the run within epoch 2: saved where it stopped
 
 
-@pytest.mark.slow
 def test_numbered_checkpoints_keep_their_epochs(tmp_path, monkeypatch, tiny_config):
     w = Writes(monkeypatch)
     run = train(tiny_config(**{"train.epochs": 5, "train.checkpoint_every": 2, **RARELY}), out=tmp_path / "r",
@@ -124,7 +121,6 @@ def test_numbered_checkpoints_keep_their_epochs(tmp_path, monkeypatch, tiny_conf
     assert torch.load(run.checkpoints / "epoch-0004.pt", weights_only=False)["epoch"] == 4
 
 
-@pytest.mark.slow
 def test_latest_is_written_before_each_evaluation(tmp_path, monkeypatch, tiny_config, run_state):
     seen = []
     real = Trainer.maybe_evaluate
@@ -161,8 +157,7 @@ def test_the_clock_saves_within_an_epoch(tmp_path, monkeypatch, tiny_config):
     assert re.search(r"loss plot [\d.]+ s \(2\)", report)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-@pytest.mark.slow
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGINT])
 def test_a_stop_between_scheduled_checkpoints_saves_and_resumes_exactly(tmp_path, monkeypatch, tiny_config, sig,
                                                                         same_run):
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", **QUIET)
@@ -189,7 +184,6 @@ def test_a_stop_between_scheduled_checkpoints_saves_and_resumes_exactly(tmp_path
     assert _grids(tmp_path / "cut") == ["epoch-0001.png", "epoch-0002.png", "epoch-0003.png"]
 
 
-@pytest.mark.slow
 def test_a_kill_loses_only_what_came_after_the_last_scheduled_checkpoint(tmp_path, monkeypatch, tiny_config,
                                                                          same_run, run_state):
     """A process killed without a chance to save (an exception stands in for kill -9) after the clock saved at
@@ -212,7 +206,6 @@ def test_a_kill_loses_only_what_came_after_the_last_scheduled_checkpoint(tmp_pat
     assert same_run(full.path, tmp_path / "cut")
 
 
-@pytest.mark.slow
 def test_the_run_says_where_its_time_went(tmp_path, tiny_config):
     said = []
     trainer = Trainer(tiny_config(), RunDir(tmp_path / "r"), log=said.append)
@@ -224,7 +217,6 @@ def test_the_run_says_where_its_time_went(tmp_path, tiny_config):
     assert "in the steps" in line and "sample grids" in line and "(2)" in line
 
 
-@pytest.mark.slow
 def test_point_runs_draw_their_grids_on_one_kept_figure(tmp_path, monkeypatch, tiny_config):
     import matplotlib.pyplot as plt
     made = []

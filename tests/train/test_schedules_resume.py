@@ -23,10 +23,10 @@ def test_rates_reach_the_floor_at_the_planned_end(tmp_path, tiny_config, run_sta
 
 @pytest.mark.parametrize("values", [
     {"optim.lr_decay": "cosine", "optim.lr_floor": 0.1},
-    {"model.d_norm": "none", "objective.r1_gamma": 1.0, "objective.r1_every": 4, "objective.lecam_weight": 0.5},
-    {"tricks.ema": 0.9, "tricks.ema_stats": "recompute"},
-], ids=["lr-decay", "r1-lecam", "ema-bn-stats"])
-@pytest.mark.slow
+    pytest.param({"model.d_norm": "none", "objective.r1_gamma": 1.0, "objective.r1_every": 4,
+                  "objective.lecam_weight": 0.5}, marks=pytest.mark.slow),
+    pytest.param({"tricks.ema": 0.9, "tricks.ema_stats": "recompute"}, marks=pytest.mark.slow),
+], ids=["lr-decay", "r1-lecam", "ema-bn-stats"])  # -m "not slow" resumes the first only
 def test_a_stopped_run_resumes_as_an_uninterrupted_one(tmp_path, monkeypatch, tiny_config, same_run, values):
     values = {"train.epochs": 3, **values}
     full = train(tiny_config(**values), out=tmp_path / "full", **QUIET)

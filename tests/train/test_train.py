@@ -50,7 +50,6 @@ def test_steps_cap_counts_generator_steps(tmp_path, tiny_config):
     assert state["method_state"]["g_steps"] == 3 and state["method_state"]["d_steps"] == 6
 
 
-@pytest.mark.slow
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_config):
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", log=lambda *a: None)
     part = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "part", log=lambda *a: None)
@@ -68,7 +67,6 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_config):
     assert iters == list(range(12))
 
 
-@pytest.mark.slow
 def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path, monkeypatch, tiny_config):
     full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
     cfg = tiny_config()
@@ -197,7 +195,6 @@ def _same_weights(a, b):
         torch.equal(sa["modules"]["D"][k], sb["modules"]["D"][k]) for k in sa["modules"]["D"])
 
 
-@pytest.mark.slow
 def test_checkpoints_on_a_clock_lose_at_most_that_much(tmp_path, monkeypatch, tiny_config):
     """train.checkpoint_minutes saves latest.pt within an epoch; a process killed without any chance to save (an
     exception here stands in for kill -9) resumes from it and ends bit-identical to an uninterrupted run."""
@@ -224,7 +221,6 @@ def test_checkpoints_on_a_clock_lose_at_most_that_much(tmp_path, monkeypatch, ti
     assert iters == list(range(8))
 
 
-@pytest.mark.slow
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_over(tmp_path, tiny_config):
     full = train(tiny_config(), out=tmp_path / "full", log=lambda *a: None)
     cfg = tiny_config()
@@ -254,7 +250,6 @@ def test_divergence_stops_the_run_naming_step_and_quantity(tmp_path, tiny_config
     assert not (tmp_path / "d" / "checkpoints" / "latest.pt").exists()  # nothing non-finite was saved
 
 
-@pytest.mark.slow
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, tiny_config):
     run = train(tiny_config(**{"train.epochs": 1}), out=tmp_path / "r", log=lambda *a: None)
     good, _ = _weights(run.path)
@@ -286,8 +281,9 @@ def test_divergence_is_one_line_on_the_command_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "training diverged" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("damage", ["truncated", "random bytes", "not a checkpoint"])
-@pytest.mark.slow
+# -m "not slow" keeps the first kind of damage only
+@pytest.mark.parametrize("damage", ["truncated", *(pytest.param(d, marks=pytest.mark.slow)
+                                                  for d in ("random bytes", "not a checkpoint"))])
 def test_resume_from_a_damaged_latest_falls_back_to_a_numbered_checkpoint(tmp_path, tiny_config, damage):
     full = train(tiny_config(**{"train.epochs": 3}), out=tmp_path / "full", log=lambda *a: None)
     run = train(tiny_config(**{"train.epochs": 2, "train.checkpoint_every": 1}), out=tmp_path / "r",
