@@ -45,11 +45,17 @@ def add_parsers(sub) -> None:
                         "noise, e.g. hair=blue,eyes=red:hair=green,eyes=blue")
     p.set_defaults(func=_lazy("interpolate"))
 
-    p = sub.add_parser("edit", help="find an attribute direction in the latent space and remove/add it")
+    p = sub.add_parser("edit", help="find an attribute direction in the latent space and remove/add it, or the "
+                                    "run's directions without labels (--unsupervised)")
     add_run_flags(p)
-    p.add_argument("--attribute", required=True, metavar="NAME[=VALUE]",
+    p.add_argument("--attribute", metavar="NAME[=VALUE]",
                    help="the attribute: a name for the figure; with --classifier the output it scores, e.g. "
-                        "smiling or digit=0")
+                        "smiling or digit=0; with --image also a saved direction such as sefa-1")
+    p.add_argument("--unsupervised", choices=("sefa", "ganspace"),
+                   help="find the top --k directions without labels: sefa (closed form, from G's first layer) or "
+                        "ganspace (PCA of G's first features over --n samples, default 2000); saved as "
+                        "RUN/directions/<method>-<i>.json with a figure of each from -3 to +3")
+    p.add_argument("--k", type=int, default=10, help="with --unsupervised: how many directions (default 10)")
     p.add_argument("--select", metavar="I,J,K",
                    help="tile numbers of 'ganlab sample RUN --numbered --n N --seed S' that show the attribute "
                         "(give the same --n and --seed)")
@@ -57,12 +63,13 @@ def add_parsers(sub) -> None:
                    help="an attribute classifier: the direction comes from the --top-k samples it scores "
                         "highest (with --select it only scores the edits)")
     p.add_argument("--strength", default="1,2,3", help="multiples of the unit direction to add (default 1,2,3; "
-                                                       "with --image -2,-1,1,2)")
+                                                       "with --image -2,-1,1,2; with --unsupervised -3..3)")
     p.add_argument("--n", type=int, help="samples drawn: the sheet's N with --select (default 16), the pool "
                                          "the classifier scores otherwise (default 512)")
     p.add_argument("--seed", type=int, default=0, help="the sheet's --seed (default 0)")
     p.add_argument("--top-k", type=int, help="with --classifier: how many top-scored samples (default n/8)")
-    p.add_argument("--rows", type=int, default=8, help="chosen samples shown (default 8)")
+    p.add_argument("--rows", type=int, help="chosen samples shown (default 8); with --unsupervised samples per "
+                                            "direction (default 3)")
     p.add_argument("--image", metavar="PHOTO", help="edit a real photo: project it into the latent space (as "
                                                     "'ganlab project' does) and move it along the direction (the "
                                                     "one saved by an earlier edit, unless --select/--classifier)")

@@ -1,5 +1,7 @@
-"""Attribute directions in a run's latent space, shared by ``ganlab edit`` (which finds and saves them) and the
-live explorer (which shows them as sliders and finds more in the page).
+"""Directions in a run's latent space, shared by ``ganlab edit`` (which finds and saves them) and the live
+explorer (which shows them as sliders and finds more in the page). Label-free directions (SeFa, GANSpace) are
+found by ``explore/unsupervised.py`` and saved here as ``<method>-<i>.json``; the rest of this page is about
+attribute directions.
 
 A direction is a unit vector ``e`` in the latent space of z:
 
@@ -48,6 +50,26 @@ def save_direction(run: Path, name: str, attribute: str, e: torch.Tensor, how: s
                       "definition": record["direction_definition"], "checkpoint": record["checkpoint"],
                       "epoch": record["epoch"], "n": record["n"], "seed": record["seed"]})
     return path
+
+
+def save_found(run: Path, found, record: dict) -> list[Path]:
+    """``RUN/directions/<method>-<i>.json`` for each label-free direction in ``found`` (an
+    ``unsupervised.Found``), replacing the ones an earlier call saved with the same method (a smaller ``--k``
+    leaves none behind)."""
+    folder = directions_dir(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{found.method}-*.json"):
+        if old.stem[len(found.method) + 1:].isdigit():
+            old.unlink()
+    paths = []
+    for i, e in enumerate(found.directions):
+        name = f"{found.method}-{i + 1}"
+        paths.append(write_json(folder / f"{name}.json", {
+            "attribute": name, "direction": e.tolist(), "chosen_by": found.describe(i), "method": found.method,
+            "rank": i + 1, "value": float(found.values[i]), "share": float(found.shares[i]),
+            "definition": found.definition, "checkpoint": record["checkpoint"], "epoch": record["epoch"],
+            "n": record.get("n"), "seed": record.get("seed")}))
+    return paths
 
 
 # --------------------------------------------------------------------------- finding and applying

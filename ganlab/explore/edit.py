@@ -1,4 +1,5 @@
-"""``ganlab edit``: an attribute direction in the latent space, removed from and added to samples.
+"""``ganlab edit``: an attribute direction in the latent space, removed from and added to samples (and, with
+``--unsupervised sefa|ganspace``, the run's label-free directions: ``edit_unsupervised``).
 
 Samples are drawn with ``g.inputs(n, seed)``: the same latents as ``ganlab sample RUN --numbered --n N
 --seed S`` (so ``--select`` can name tiles of that sheet). Some of them are chosen: by index
@@ -39,6 +40,7 @@ from ganlab.explore.directions import (  # noqa: F401  (remove_component: tests 
     read_directions,
     remove_component,
     save_direction,
+    save_found,
 )
 from ganlab.explore.photos import read_photo
 from ganlab.explore.project import project
@@ -151,6 +153,49 @@ def edit(run, attribute: str, classifier=None, select=None, strength=(1.0, 2.0, 
     return record
 
 
+def edit_unsupervised(run, method: str, k: int = 10, n=None, seed=0, rows=3, strength=(-3, -2, -1, 0, 1, 2, 3),
+                      checkpoint=None, device="cpu", out=None, log=print) -> dict:
+    """``ganlab edit RUN --unsupervised sefa|ganspace``: the run's top ``k`` label-free directions
+    (``explore/unsupervised.py``), saved in ``RUN/directions/<method>-<i>.json``, and a figure with a row per
+    direction and sample (``rows`` samples drawn from ``seed``) and a column per strength."""
+    from ganlab.explore import unsupervised
+    g = load_generator(run, checkpoint, device)
+    require_images(g, "edit --unsupervised")
+    if rows < 1:
+        raise ConfigError(f"--rows {rows}: show at least one sample")
+    strengths = parse_numbers(strength, "--strength", float) if isinstance(strength, str) else list(strength)
+    found = unsupervised.find(g, method, k, n, seed)
+    inputs = g.inputs(rows, seed)
+    z = inputs["z"].float().flatten(1)
+    grid_rows, labels = [], []
+    for i, e in enumerate(found.directions):
+        moved = torch.cat([z + s * e[None, :] for s in strengths])  # strength-major: [len(strengths) * rows, d]
+        same = {key: (v.repeat(len(strengths), *[1] * (v.dim() - 1)) if torch.is_tensor(v) else v)
+                for key, v in inputs.items()}
+        same["z"] = moved.reshape(moved.shape[0], *inputs["z"].shape[1:]).to(inputs["z"].dtype)
+        imgs = g.generate(same).view(len(strengths), rows, *g.data_info.shape)
+        for r in range(rows):
+            grid_rows.append(imgs[:, r])
+            labels.append(f"{method}-{i + 1} #{r}")
+    png, js = figure_paths(g, f"edit-{method}", out)
+    title = f"{g.run.path.name}: {len(found.directions)} {method} directions, {rows} samples each"
+    geom = labelled_grid(grid_rows, png, labels, [f"{s:+g}" for s in strengths], title=title)
+    record = {"command": "edit", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path), "epoch": g.epoch,
+              "unsupervised": method, "k": len(found.directions), "definition": found.definition,
+              "n": n if method == "ganspace" else None, "seed": seed, "strengths": strengths, "rows": rows,
+              "directions": [{"name": f"{method}-{i + 1}", "value": float(found.values[i]),
+                              "share": float(found.shares[i]), "about": found.describe(i)}
+                             for i in range(len(found.directions))],
+              "png": str(png), "grid": geom}
+    write_json(js, record)
+    saved = save_found(g.run.path, found, record)
+    for d in record["directions"]:
+        log(f"  {d['name']}: {d['about']}")
+    log(png)
+    log(f"{len(saved)} directions saved to {saved[0].parent} (ganlab explore shows them as sliders)")
+    return record
+
+
 def edit_photo(run, image, attribute: str, classifier=None, select=None, strength=(-2.0, -1.0, 1.0, 2.0), n=None,
                seed=0, top_k=None, checkpoint=None, device="cpu", out=None, steps=300, log=print) -> dict:
     """A real photo edited along an attribute's direction: the photo, its projection (``ganlab project``), the
@@ -205,11 +250,23 @@ def edit_photo(run, image, attribute: str, classifier=None, select=None, strengt
 
 
 def cmd(args) -> int:
+    if args.unsupervised:
+        if args.attribute or args.select or args.classifier or args.image:
+            raise ConfigError("--unsupervised finds directions without labels: drop --attribute, --select, "
+                              "--classifier and --image (a photo moves along a saved direction with "
+                              "--image PHOTO --attribute sefa-1)")
+        strength = args.strength if args.strength != "1,2,3" else "-3,-2,-1,0,1,2,3"
+        edit_unsupervised(args.run, args.unsupervised, args.k, args.n, args.seed, args.rows or 3, strength,
+                          args.checkpoint, args.device, args.out)
+        return 0
+    if not args.attribute:
+        raise ConfigError("say which direction: --attribute NAME (with --select or --classifier), or "
+                          "--unsupervised sefa|ganspace to find directions without labels")
     if args.image:
         strength = args.strength if args.strength != "1,2,3" else "-2,-1,1,2"
         edit_photo(args.run, args.image, args.attribute, args.classifier, args.select, strength, args.n, args.seed,
                    args.top_k, args.checkpoint, args.device, args.out)
         return 0
     edit(args.run, args.attribute, args.classifier, args.select, args.strength, args.n, args.seed, args.top_k,
-         args.rows, args.checkpoint, args.device, args.out)
+         args.rows or 8, args.checkpoint, args.device, args.out)
     return 0

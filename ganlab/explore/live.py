@@ -20,10 +20,13 @@ from ganlab.explore import common
 from ganlab.explore.directions import add_directions, chosen_by_classifier, direction, read_directions
 from ganlab.explore.photos import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, decode_upload  # noqa: F401  (live.* too)
 from ganlab.explore.project import project
+from ganlab.explore.unsupervised import METHODS as LABEL_FREE
+from ganlab.explore.unsupervised import sefa
 
 MAX_GRID = 256          # images in one grid
 MAX_STEPS = 64          # frames of an interpolation
 CACHED_GENERATORS = 4
+PAGE_SEFA = 5           # SeFa directions the page finds for a run with no label-free directions saved
 
 
 def png_bytes(images: torch.Tensor, nrow: int) -> bytes:
@@ -68,6 +71,7 @@ class Explorer:
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # one generator pass at a time: torch uses every core for each
         self._found: dict[int, dict] = {i: {} for i in range(len(self.runs))}  # directions found in the page
+        self._sefa: dict[int, dict] = {}  # run -> SeFa's directions, found on first open where none are saved
         self._photos: dict[tuple, tuple] = {}  # (run, checkpoint) -> (photo, projected inputs): the last upload
         self.generator(0)  # fail now, on the command line, if the first run cannot be loaded
 
@@ -99,7 +103,26 @@ class Explorer:
         return ["latest"] + (["best"] if (ck / "best.pt").is_file() else []) + [str(e) for e in epochs]
 
     def directions(self, i: int) -> dict[str, dict]:
-        return {**read_directions(self.runs[i].path), **self._found[i]}
+        saved = read_directions(self.runs[i].path)
+        return {**self._label_free(i, saved), **saved, **self._found[i]}
+
+    def _label_free(self, i: int, saved: dict) -> dict[str, dict]:
+        """SeFa's top directions of run ``i`` (latest checkpoint), for a run with no label-free directions
+        saved by ``ganlab edit --unsupervised``: found the first time they are asked for (well under a second
+        at 64x64: one pass of G's first layer) and kept for the session; nothing is written."""
+        if any(rec.get("method") in LABEL_FREE for rec in saved.values()):
+            return {}
+        if i not in self._sefa:
+            g = self.generator(i)
+            found = {}
+            if g.data_info.kind == "images" and torch.is_tensor(g.inputs(1, seed=0).get("z")):
+                with self._lock:
+                    f = sefa(g, PAGE_SEFA)
+                found = {f"sefa-{j + 1}": {"attribute": f"sefa-{j + 1}", "chosen_by": f.describe(j) + "; found by the "
+                                           "page (ganlab edit --unsupervised saves them)", "direction": e}
+                         for j, e in enumerate(f.directions)}
+            self._sefa[i] = found
+        return self._sefa[i]
 
     def describe(self) -> list[dict]:
         """What the page shows for each run: its controls are built from this."""

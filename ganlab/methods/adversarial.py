@@ -103,6 +103,9 @@ class AdversarialMethod(Method):
         self.prepare_output()
         return self.G_ema
 
+    def sampling_generator(self) -> nn.Module:
+        return unwrap(self.sampling_G())
+
     # seed of the noise the EMA generator's batch-norm statistics are measured on: its own stream, so measuring
     # never moves the training's random numbers (a resumed run stays bit-identical)
     EMA_STATS_SEED = 0x5EED

@@ -16,6 +16,7 @@ from ganlab import precision
 from ganlab.config import Config
 from ganlab.errors import ConfigError
 from ganlab.methods.schedule import Schedule
+from ganlab.models import unwrap
 
 
 @dataclass
@@ -153,6 +154,11 @@ class Method:
         """``generate`` with the graph kept, for inputs already on the device (GAN inversion optimises z
         through it)."""
         raise NotImplementedError
+
+    def sampling_generator(self) -> nn.Module:
+        """The network ``generate`` runs, unwrapped: G, or its moving average where the method keeps one. Its
+        ``latent_layer()`` and ``early_features()`` are where label-free directions (SeFa, GANSpace) are read."""
+        return unwrap(self.G)
 
     def latent_prior(self) -> LatentPrior:
         """The distribution ``sample_inputs`` draws z from."""

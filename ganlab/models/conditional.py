@@ -78,5 +78,12 @@ class CondGenerator(nn.Module):
                 for layer in self.cbn:
                     layer.set_condition(None)
 
+    def latent_layer(self) -> nn.Module:
+        """The first layer z (with the embeddings beside it) passes through."""
+        return self.net.latent_layer()
+
+    def early_features(self) -> nn.Module:
+        return self.net.early_features()
+
     def forward(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         return self.from_embeddings(z, [emb(codes[:, i]) for i, emb in enumerate(self.embeds)])

@@ -56,6 +56,14 @@ class DCGANGenerator(nn.Module):
         self.to_image = nn.Sequential(_up(widths[-1], channels, upsample), output_activation(output))
         dcgan_init(self)
 
+    def latent_layer(self) -> nn.Module:
+        """The first layer z passes through (affine in z; SeFa reads its map)."""
+        return self.stem[0]
+
+    def early_features(self) -> nn.Module:
+        """The module whose output is G's first non-linear features (GANSpace's PCA runs on them)."""
+        return self.stem
+
     def forward(self, z: torch.Tensor, return_features: bool = False):
         h = self.stem(z.view(z.shape[0], -1, 1, 1))
         feats = [h]

@@ -36,6 +36,15 @@ class MLPGenerator(nn.Module):
         self.out = output_activation(output) if len(self.out_shape) > 1 else nn.Identity()
         dcgan_init(self)
 
+    def latent_layer(self) -> nn.Module:
+        """The first layer z passes through (affine in z; SeFa reads its map)."""
+        return self.net[0]
+
+    def early_features(self) -> nn.Module:
+        """The module whose output is G's first non-linear features (GANSpace's PCA runs on them): the first
+        hidden layer's activation (the output layer where there is no hidden layer)."""
+        return next((m for m in list(self.net)[1:] if not isinstance(m, (nn.Linear, nn.BatchNorm1d))), self.net[-1])
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.net(z.flatten(1))).view(z.shape[0], *self.out_shape)
 

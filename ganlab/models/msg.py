@@ -30,6 +30,12 @@ class MSGGenerator(nn.Module):
                                     for w in self.net.widths)
         dcgan_init(self.to_rgb)
 
+    def latent_layer(self) -> nn.Module:
+        return self.net.latent_layer()
+
+    def early_features(self) -> nn.Module:
+        return self.net.early_features()
+
     def forward(self, z: torch.Tensor) -> list:
         x, feats = self.net(z, return_features=True)
         return [rgb(f) for rgb, f in zip(self.to_rgb, feats)] + [x]

@@ -136,6 +136,14 @@ class ResNetGenerator(nn.Module):
                                       output_activation(output))
         resnet_init(self)
 
+    def latent_layer(self) -> nn.Module:
+        """The first layer z passes through (affine in z; SeFa reads its map)."""
+        return self.stem
+
+    def early_features(self) -> nn.Module:
+        """The module whose output is G's first non-linear features (GANSpace's PCA runs on them)."""
+        return self.blocks[0]
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.stem(z.flatten(1)).reshape(z.shape[0], self.stem_width, 4, 4)
         for block in self.blocks:

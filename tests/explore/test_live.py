@@ -246,6 +246,10 @@ def test_the_page_in_a_browser(page, tmp_path):
     # the latent direction saved by ganlab edit
     before, after = changed(pg, act=lambda: set_range(pg, "#dir-thick", "2"))
     assert before != after
+    # a direction found without labels (SeFa, found by the page: this run has only the labelled one saved)
+    assert "SeFa direction 1" in pg.get_attribute("#dir-sefa-1", "title")
+    before, after = changed(pg, act=lambda: set_range(pg, "#dir-sefa-1", "3"))
+    assert before != after
     # a tag dropdown on the cgan
     changed(pg, act=lambda: pg.select_option("#run", "1"))
     assert pg.is_visible("#cond-digit") and not pg.is_visible("#dir-thick")
@@ -286,6 +290,8 @@ def test_the_page_in_a_browser(page, tmp_path):
     changed(pg, act=lambda: pg.select_option("#run", "0"))
     changed(pg, "photo", act=lambda: pg.set_input_files("#photo-upload", str(tmp_path / "face.png")))
     before, after = changed(pg, "photo", act=lambda: set_range(pg, "#dir-thick", "-2.5"))
+    assert before != after
+    before, after = changed(pg, "photo", act=lambda: set_range(pg, "#dir-sefa-1", "-3"))
     assert before != after
     # side by side with another run at the same noise
     changed(pg, "compare", act=lambda: pg.click("#compare-go"))
