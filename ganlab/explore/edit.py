@@ -179,7 +179,7 @@ def edit_unsupervised(run, method: str, k: int = 10, n=None, seed=0, rows=3, str
             labels.append(f"{method}-{i + 1} #{r}")
     png, js = figure_paths(g, f"edit-{method}", out)
     title = f"{g.run.path.name}: {len(found.directions)} {method} directions, {rows} samples each"
-    geom = labelled_grid(grid_rows, png, labels, [f"{s:+g}" for s in strengths], title=title)
+    geom = labelled_grid(grid_rows, png, labels, [f"{s:+g}" if s else "0" for s in strengths], title=title)
     record = {"command": "edit", "run": str(g.run.path), "checkpoint": str(g.checkpoint_path), "epoch": g.epoch,
               "unsupervised": method, "k": len(found.directions), "definition": found.definition,
               "n": n if method == "ganspace" else None, "seed": seed, "strengths": strengths, "rows": rows,

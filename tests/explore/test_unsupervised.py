@@ -61,7 +61,8 @@ def test_ganspace_depends_on_its_seed_and_sefa_on_nothing_drawn(family_runs):
     # PCA and the regression depend on the set of samples only
     inputs = g.inputs(300, 0)
     g.inputs = lambda n, seed=None, cond=None: {k: v.flip(0) if torch.is_tensor(v) else v for k, v in inputs.items()}
-    assert torch.allclose(U.ganspace(g, 3, n=300, seed=7).directions, a.directions, atol=1e-4)
+    again = U.ganspace(g, 3, n=300, seed=7).directions  # (its randomised SVD draws another projection: close, not equal)
+    assert ((again * a.directions).sum(1) > 0.999).all()
 
 
 def _plant(layer: torch.nn.Module, u: torch.Tensor, d: int, gain: float, extra: torch.Tensor | None = None):

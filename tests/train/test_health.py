@@ -256,6 +256,20 @@ def test_the_broken_cases_are_flagged(tmp_path, capsys, sets, kind):
     assert kind in [f["kind"] for f in findings(tmp_path / "r")], text
 
 
+@pytest.mark.slow
+def test_a_generator_that_collapses_is_flagged(tmp_path, capsys):
+    # a D that barely learns (d_lr 2e-5) and a G that takes 5 steps of 10x the rate against it: by iteration ~360 the
+    # fixed grid's tiles are one noise pattern (spread 0.10 of the real digits' and falling from 0.24 at the first
+    # epoch); 16 epochs (448 iterations, about 45 s), found within the run
+    args = BASE + ["--epochs", "16", "--out", str(tmp_path / "r"), "--set", "train.on_failure=warn",
+                   "--set", "optim.d_lr=0.00002", "--set", "optim.g_lr=0.002", "--set", "train.n_gen=5"]
+    code, text = run_cli(args, capsys)
+    assert code == 0
+    found = findings(tmp_path / "r")
+    assert [f["kind"] for f in found] == ["mode_collapse"], text
+    assert found[0]["values"]["ratio"] < 0.1 and "mode collapse suspected" in text
+
+
 def test_report_shows_a_badge_per_finding(tmp_path):
     from ganlab.report.collect import collect_run
     from ganlab.report.page import run_card
