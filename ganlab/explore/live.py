@@ -141,10 +141,20 @@ class Explorer:
                 "checkpoints": self.checkpoints(i),
                 "directions": [{"name": k, "attribute": d.get("attribute", k), "chosen_by": d.get("chosen_by", "")}
                                for k, d in self.directions(i).items()],
+                "health": self.health(i),
                 "encoder": bool(m.capabilities.encoder) and images,
                 "classifier": bool(self.classifier) and images,
             })
         return out
+
+    def health(self, i: int) -> list[dict] | None:
+        """The training-health monitor's findings for run ``i`` (``RUN/health.jsonl``); None where the monitor was
+        off (``train.health=false``) or the run is older than it (no ``train.health`` in its config.yaml), so the
+        page claims nothing there."""
+        findings = self.runs[i].findings()
+        if not findings and (self.runs[i].read_config().get("train") or {}).get("health") is not True:
+            return None
+        return [{k: f.get(k) for k in ("kind", "severity", "began", "step", "message")} for f in findings]
 
     # --- inputs -------------------------------------------------------------------------------------
     def inputs(self, g, i: int, n: int, seed: int, scale: float = 1.0, cond: dict | None = None,

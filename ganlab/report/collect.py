@@ -140,8 +140,7 @@ def collect_run(path, max_grids: int = 12) -> RunSummary:
         s.problems.append("the folder does not exist")
         return s
     s.is_run = rd.is_run()
-    s.health = [r for r in read_jsonl(rd.path / "health.jsonl")
-                if isinstance(r, dict) and isinstance(r.get("kind"), str)] if (rd.path / "health.jsonl").is_file() else []
+    s.health = rd.findings()
     if s.is_run:
         try:
             cfg = rd.read_config() or {}

@@ -8,6 +8,8 @@
     RUN/losses.png             smoothed curves, one panel per quantity
     RUN/tb/                    TensorBoard event files
     RUN/eval.jsonl             metrics from ``ganlab eval``
+    RUN/health.jsonl           the training-health monitor's findings, one per line (none: no file)
+    RUN/directions/            latent directions saved by ``ganlab edit`` (labelled and label-free)
     RUN/figures/               pictures made by the exploration commands
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from ganlab.errors import RunError
-from ganlab.files import write_text_atomic
+from ganlab.files import read_jsonl, write_text_atomic
 
 
 class RunDir:
@@ -45,6 +47,8 @@ class RunDir:
     @property
     def eval_path(self): return self.path / "eval.jsonl"
     @property
+    def health_path(self): return self.path / "health.jsonl"
+    @property
     def figures(self): return self.path / "figures"
     @property
     def latest(self): return self.checkpoints / "latest.pt"
@@ -57,6 +61,12 @@ class RunDir:
 
     def sample_grids(self) -> list[Path]:
         return sorted(self.samples.glob("epoch-*.png"))
+
+    def findings(self) -> list[dict]:
+        """The health monitor's findings (``RUN/health.jsonl``), in order; [] for a healthy run or an old one."""
+        if not self.health_path.is_file():
+            return []
+        return [r for r in read_jsonl(self.health_path) if isinstance(r, dict) and isinstance(r.get("kind"), str)]
 
     def is_run(self) -> bool:
         return self.config_path.is_file()

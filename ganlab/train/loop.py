@@ -555,10 +555,10 @@ class Trainer:
             self.log(f.line())
             self._found.append(f)
             try:
-                with open(self.run.path / "health.jsonl", "a") as fh:
+                with open(self.run.health_path, "a") as fh:
                     fh.write(json.dumps(f.to_dict()) + "\n")
             except OSError as e:
-                raise RunError(f"cannot write {self.run.path / 'health.jsonl'}: {e.strerror or e}") from None
+                raise RunError(f"cannot write {self.run.health_path}: {e.strerror or e}") from None
         hard = next((f for f in found if f.severity == health.HARD), None)
         how = self.cfg.train.on_failure
         if hard is None or how == "warn" or self.world > 1:  # (several processes: only rank 0 watches; it warns)
@@ -613,11 +613,11 @@ class Trainer:
         if self.health is None:
             return ""
         if not self._found:
-            earlier = self.run.path / "health.jsonl"
+            earlier = self.run.health_path
             return "; health: no new findings" + (f" (earlier ones in {earlier})" if earlier.exists() else "") \
                 if self.resume else "; health: no findings"
         return "; health: " + ", ".join(f"{f.kind} from iteration {f.began}" for f in self._found) + \
-            f" (see {self.run.path / 'health.jsonl'})"
+            f" (see {self.run.health_path})"
 
     # ------------------------------------------------------------------------------------ faults
     def _catch_signals(self) -> dict:

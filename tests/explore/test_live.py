@@ -240,6 +240,7 @@ def set_range(pg, selector, value):
 def test_the_page_in_a_browser(page, tmp_path):
     pg = page
     pg.wait_for_function("document.getElementById('grid').dataset.loads === '1'", timeout=30000)
+    assert pg.inner_text("#health") == "health: no findings"  # the tiny runs' monitor found nothing
     # a new seed
     before, after = changed(pg, act=lambda: pg.click("#newseed"))
     assert before and after and before != after
@@ -297,6 +298,31 @@ def test_the_page_in_a_browser(page, tmp_path):
     changed(pg, "compare", act=lambda: pg.click("#compare-go"))
     assert pg.errors == [], pg.errors
     assert pg.outside == [], pg.outside  # nothing fetched from anywhere but the server
+
+
+def test_the_page_shows_the_runs_health(trained_run, tmp_path):
+    import shutil
+
+    import yaml
+    run = trained_run("health-page", **{"data.limit": 64})
+    ex = live.Explorer([run])
+    assert ex.describe()[0]["health"] == []  # the monitor ran and found nothing
+    (run / "health.jsonl").write_text(json.dumps({"kind": "d_won", "severity": "hard", "step": 60, "iteration": 60,
+                                                  "began": 3, "message": "the discriminator has won", "values": {}})
+                                      + "\n" + "{cut off\n")
+    assert live.Explorer([run]).describe()[0]["health"] == [
+        {"kind": "d_won", "severity": "hard", "began": 3, "step": 60, "message": "the discriminator has won"}]
+    # a run from before the monitor (no train.health in its config.yaml) or with it off: the page claims nothing
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    (old / "health.jsonl").unlink()
+    cfg = yaml.safe_load((old / "config.yaml").read_text())
+    del cfg["train"]["health"]
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert live.Explorer([old]).describe()[0]["health"] is None
+    cfg["train"]["health"] = False
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert live.Explorer([old]).describe()[0]["health"] is None
 
 
 def test_find_a_direction_with_the_command_lines_classifier(runs, tmp_path):
