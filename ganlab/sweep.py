@@ -1,7 +1,7 @@
 """``ganlab sweep``: train every combination of a grid of config values, then compare them in one report.
 
     ganlab sweep dcgan --grid model.upsample=deconv,nearest,bilinear --grid train.n_gen=1,2 \\
-        --epochs 5 --out runs/upsample-sweep --jobs 2
+        --epochs 5 --out runs/upsample-sweep --jobs 2 [--seeds 3]
 
 Each combination is its own run folder under ``--out``, named by the varied values
 (``upsample=nearest,n_gen=2``; the full key where two grid keys end alike). Every combination's config
@@ -73,7 +73,7 @@ def split_values(text: str) -> list[str]:
     return [v.strip() for v in out]
 
 
-def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
+def parse_grid(specs: list[str], allow_empty: bool = False) -> list[tuple[str, list[str]]]:
     grid, seen = [], set()
     for spec in specs:
         if "=" not in spec:
@@ -89,9 +89,29 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
             raise ConfigError(f"--grid {spec!r}: a value is listed twice")
         seen.add(key)
         grid.append((key, vals))
-    if not grid:
-        raise ConfigError("give at least one --grid KEY=V1,V2,...")
+    if not grid and not allow_empty:
+        raise ConfigError("give at least one --grid KEY=V1,V2,... (or --seeds N)")
     return grid
+
+
+def parse_seeds(text: str | int | None) -> list[str]:
+    """``--seeds``: a count (``3``: seeds 0, 1, 2) or a list (``0,5,9``), as the values of a ``train.seed`` axis."""
+    if text is None:
+        return []
+    t = str(text).replace(" ", "")
+    try:
+        if "," not in t:
+            n = int(t)
+            if n < 1:
+                raise ValueError
+            return [str(i) for i in range(n)]
+        seeds = [int(v) for v in t.split(",") if v != ""]
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: give a count (3: seeds 0, 1, 2) or seeds separated by commas "
+                          "(0,5,9)") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ConfigError(f"--seeds {text!r}: give distinct seeds of 0 or more")
+    return [str(v) for v in seeds]
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
@@ -319,9 +339,11 @@ def run_jobs_ray(todo: list[tuple[Job, list[str]]], logs: Path, address: str | N
 def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, flags: dict | None = None,
           out: str | Path | None = None, jobs: int = 1, report: bool = True, dry_run: bool = False,
           log=print, backend: str = "local", address: str | None = None, cpus_per_run: float = 1,
-          gpus_per_run: float = 0) -> dict:
+          gpus_per_run: float = 0, seeds: str | int | None = None) -> dict:
     """Run the sweep; returns the summary written to OUT/sweep.json. ``flags``: common training flags by
-    their ``ganlab train`` name (epochs, steps, data, image_size, ...)."""
+    their ``ganlab train`` name (epochs, steps, data, image_size, ...). ``seeds`` (``--seeds``: a count or a
+    list) adds ``train.seed`` as the last grid axis: every grid point is trained once per seed, in folders named
+    ``...,seed=S``, and the report groups them into one setting."""
     sets, flags = list(sets or []), dict(flags or {})
     unknown = sorted(set(flags) - set(TRAIN_FLAGS))
     if unknown:
@@ -335,7 +357,10 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     if cpus_per_run <= 0 or gpus_per_run < 0:
         raise ConfigError(f"--cpus-per-run {cpus_per_run} / --gpus-per-run {gpus_per_run}: give a positive "
                           "number of CPUs and zero or more GPUs")
-    grid = parse_grid(grid_specs)
+    seed_values = parse_seeds(seeds)
+    if seed_values and any(spec.split("=", 1)[0].strip() == "train.seed" for spec in grid_specs):
+        raise ConfigError("train.seed is both in --grid and given by --seeds; drop one")
+    grid = parse_grid(grid_specs, allow_empty=bool(seed_values)) + ([("train.seed", seed_values)] if seed_values else [])
     values = {TRAIN_FLAGS[f]: v for f, v in flags.items()}
     out = Path(out) if out else Path("runs") / f"sweep-{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if backend == "ray":

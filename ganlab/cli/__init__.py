@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub)          # train, recipes
     evaluate.add_parsers(sub)       # sample, eval, train-classifier
     explore.add_parsers(sub)        # interpolate, edit, conditional, vae-views, embed, probe, export
-    report.add_parsers(sub)         # report, sweep
+    report.add_parsers(sub)         # report, compare, sweep
     return parser
 
 

@@ -20,6 +20,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from ganlab.report.compare import cmd
+    return cmd(args)
+
+
 def cmd_sweep(args) -> int:
     from ganlab.sweep import sweep
     if args.recipe:
@@ -27,7 +32,7 @@ def cmd_sweep(args) -> int:
     flags = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f, None) is not None}
     sweep(args.recipe_arg, args.grid, args.set, flags, args.out, args.jobs, not args.no_report, args.dry_run,
           backend=args.backend, address=args.address, cpus_per_run=args.cpus_per_run,
-          gpus_per_run=args.gpus_per_run)
+          gpus_per_run=args.gpus_per_run, seeds=args.seeds)
     return 0
 
 
@@ -40,10 +45,19 @@ def add_parsers(sub) -> None:
                    help="sample grids per run on the slider, evenly spaced over training (default 12)")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("compare", help="which of two (or more) groups of runs is better on each metric, and how sure")
+    p.add_argument("groups", nargs="+", metavar="GROUP",
+                   help="a run folder, or a folder of run folders (e.g. one setting's seeds); each is one group")
+    p.add_argument("--metric", help="the metrics to compare, e.g. fid,kid (default: every score the runs have)")
+    p.set_defaults(func=_compare)
+
     p = sub.add_parser("sweep", help="train every combination of a grid of config values, then write a report")
     p.add_argument("recipe_arg", metavar="RECIPE", help="a recipe name or YAML path")
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", required=True,
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="a config key and the values to try (repeatable; the sweep runs every combination)")
+    p.add_argument("--seeds", metavar="N|S1,S2,...",
+                   help="train every grid point with each seed: a count (3: seeds 0,1,2) or a list; the report "
+                        "groups the seeds of a setting and says which settings are better, and how sure")
     add_train_flags(p)
     for action in p._actions:  # the recipe is the positional argument here
         if action.dest == "recipe":

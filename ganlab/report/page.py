@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ganlab.methods import METHODS
 from ganlab.report.collect import KEY_SETTINGS, RunSummary, metric_direction
+from ganlab.report.seeds import section as seeds_section
+from ganlab.report.verdict import group, supported_best
 
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
         ".svg": "image/svg+xml", ".webp": "image/webp"}
@@ -26,6 +28,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.differs td { background: #fff8e1; }
 td.nondefault { font-weight: 600; }
 td.best { background: #d9f2d9; font-weight: 700; }
+#verdicts li.called { font-weight: 600; } #verdicts li.open { color: #555; }
+.bands { display: flex; flex-wrap: wrap; gap: 8px; } .bands figure { margin: 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .runs { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 14px; }
 .card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px; min-width: 0; }
@@ -162,26 +166,26 @@ def metrics_table(runs: list[RunSummary]) -> str:
     def context(r, k):  # values are comparable only on the same data, image size and feature space
         return (r.metrics_features.get(k), r.setting("data.source"), r.setting("data.image_size"))
 
-    best = {}  # (metric, context) -> best value, where at least two runs share that context
+    starred = set()  # (metric, run index): the best where the difference is supported (see supported_runs)
     for k in keys:
-        d = metric_direction(k)
+        if not metric_direction(k):
+            continue
         groups: dict = {}
-        for r in runs:
+        for i, r in enumerate(runs):
             if k in r.metrics:
-                groups.setdefault(context(r, k), []).append(r.metrics[k])
-        for ctx, vals in groups.items():
-            if d and len(vals) > 1:
-                best[k, ctx] = min(vals) if d == "lower" else max(vals)
+                groups.setdefault(context(r, k), []).append(i)
+        for idx in groups.values():
+            starred |= {(k, i) for i in supported_runs([runs[i] for i in idx], idx, k)}
     head = "".join(f'<th title="{esc(_dir_text(k))}">{esc(k)}{_arrow(k)}</th>' for k in keys)
     rows = []
-    for r in runs:
+    for i, r in enumerate(runs):
         cells = []
         for k in keys:
             if k not in r.metrics:
                 cells.append('<td class="num">-</td>')
                 continue
             v = r.metrics[k]
-            is_best = best.get((k, context(r, k))) == v
+            is_best = (k, i) in starred
             cls = "num best" if is_best else "num"
             std = f" &plusmn; {esc(fmt_value(r.metrics_std[k]))}" if k in r.metrics_std else ""
             cells.append(f'<td class="{cls}">{esc(fmt_value(v))}{std}{" &#9733;" if is_best else ""}</td>')
@@ -190,7 +194,30 @@ def metrics_table(runs: list[RunSummary]) -> str:
             f'{"".join(rows)}</table></div>'
             '<p class="muted">Latest value of each metric in eval.jsonl. &#8595; lower is better, &#8593; higher is '
             'better; &#9733; the best value in the column among runs on the same data and image size, evaluated with '
-            'the same features (a FID in one feature space says nothing about a FID in another).</p>')
+            'the same features (a FID in one feature space says nothing about a FID in another), and only where the '
+            'difference is supported: over seeds, its setting beats every other in a Welch test (Holm-corrected; '
+            'see Settings over seeds); for one run per setting, its lead over the runner-up is more than twice their '
+            'combined sampling spread (&plusmn;), where the evaluation gives one. Without seeds or a spread there is '
+            'no star: train more seeds (<code>ganlab sweep --seeds 3</code>).</p>')
+
+
+def supported_runs(runs: list[RunSummary], idx: list[int], k: str) -> list[int]:
+    """Of the comparable ``runs`` (indices ``idx``), those that get the star for metric ``k``: the runs of the
+    supported best setting over seeds, or the best single run whose lead is over twice the combined sampling
+    spread."""
+    settings = group(runs)
+    if len(settings) < 2:
+        return []
+    if any(len(s.values(k)) > 1 for s in settings):
+        best = supported_best(settings, k)
+        return [i for i, r in zip(idx, runs) if best is not None and any(r is x for x in best.runs)]
+    lower = metric_direction(k) == "lower"
+    order = sorted(zip(idx, runs), key=lambda t: t[1].metrics[k] if lower else -t[1].metrics[k])
+    (i1, r1), (_, r2) = order[0], order[1]
+    s1, s2 = r1.metrics_std.get(k), r2.metrics_std.get(k)
+    if s1 is None or s2 is None or abs(r1.metrics[k] - r2.metrics[k]) <= 2 * (s1 ** 2 + s2 ** 2) ** 0.5:
+        return []
+    return [i1]
 
 
 def _when(meta: dict) -> str:
@@ -278,6 +305,7 @@ def render(runs: list[RunSummary], title: str) -> str:
             f"{index}</div>",
             "<h2>Settings</h2>", settings_table(runs),
             "<h2>Metrics</h2>", metrics_table(runs),
+            *(["<h2>Settings over seeds</h2>", over_seeds] if (over_seeds := seeds_section(runs, esc)) else []),
             "<h2>Runs</h2>", '<div class="runs">', *(run_card(r, i) for i, r in enumerate(runs)), "</div>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"

@@ -45,7 +45,7 @@ def two_runs(gan_run, tmp_path):
     interpolate(full, pairs=1, steps=3, log=lambda *a: None)
     eval_rows(full / "eval.jsonl", [
         {"metric": "fid", "value": 30.0, "epoch": 1, "checkpoint": "x/latest.pt"},
-        {"metric": "fid", "value": 12.5, "epoch": 1, "checkpoint": "x/latest.pt"},      # the latest counts
+        {"metric": "fid", "value": 12.5, "std": 0.5, "epoch": 1, "checkpoint": "x/latest.pt"},  # the latest counts
         {"metric": "is", "value": 2.5, "std": 0.1, "epoch": 1},
         {"metric": "precision", "value": 0.6, "epoch": 1}])
     bare = tmp_path / "bare"
@@ -53,7 +53,7 @@ def two_runs(gan_run, tmp_path):
     cfg = yaml.safe_load((gan_run / "config.yaml").read_text())
     cfg["model"]["upsample"] = "nearest"
     (bare / "config.yaml").write_text(yaml.safe_dump(cfg))
-    eval_rows(bare / "eval.jsonl", [{"metric": "fid", "value": 40.0, "epoch": 3},
+    eval_rows(bare / "eval.jsonl", [{"metric": "fid", "value": 40.0, "std": 0.5, "epoch": 3},
                                     {"metric": "is", "value": 2.0, "std": 0.2, "epoch": 3},
                                     {"metric": "kid", "value": 0.01, "std": 0.002, "epoch": 3}])
     return full, bare
@@ -89,9 +89,10 @@ def test_report_is_self_contained_and_marks_the_best(two_runs, tmp_path, capsys)
     # settings side by side: the varied key is shaded
     m = re.search(r"<tr class=differs><th[^>]*>upsample</th><td[^>]*>deconv</td><td[^>]*>nearest</td>", text)
     assert m, "the upsample row should differ between the runs"
-    # metrics: fid lower is better -> full (12.5); is higher is better -> full (2.5); kid only in one run
+    # metrics: fid lower is better -> full (12.5); is higher is better -> full (2.5); kid only in one run; each
+    # lead is over twice the runs' combined sampling spread, so the stars are supported
     metrics = text[text.index('id="metrics"'):text.index("</table>", text.index('id="metrics"'))]
-    assert re.search(r'class="num best">12\.5 &#9733;', metrics)
+    assert re.search(r'class="num best">12\.5 &plusmn; 0\.5 &#9733;', metrics)
     assert re.search(r'class="num best">2\.5 &plusmn; 0\.1 &#9733;', metrics)
     assert "40" in metrics and not re.search(r'class="num best">40', metrics)
     assert not re.search(r'class="num best">0\.01', metrics)
@@ -146,7 +147,7 @@ def test_best_marks_compare_only_like_with_like(two_runs, tmp_path):
     eval_rows(other / "eval.jsonl", [{"metric": "fid", "value": 1.0, "features": "classifier:celeba.pt"}])
     text = write_report([full, bare, other], tmp_path / "r.html").read_text()
     metrics = text[text.index('id="metrics"'):text.index("</table>", text.index('id="metrics"'))]
-    assert re.search(r'class="num best">12\.5 &#9733;', metrics)  # full vs bare: same (default) features
+    assert re.search(r'class="num best">12\.5 &plusmn; 0\.5 &#9733;', metrics)  # full vs bare: same features
     assert not re.search(r'class="num best">1\.0', metrics)  # other features: alone in its group
     cfg = yaml.safe_load((other / "config.yaml").read_text())
     cfg["data"]["image_size"] = 32
@@ -154,7 +155,8 @@ def test_best_marks_compare_only_like_with_like(two_runs, tmp_path):
     eval_rows(other / "eval.jsonl", [{"metric": "fid", "value": 1.0}])  # same features, other image size
     text = write_report([full, bare, other], tmp_path / "r2.html").read_text()
     metrics = text[text.index('id="metrics"'):text.index("</table>", text.index('id="metrics"'))]
-    assert re.search(r'class="num best">12\.5 &#9733;', metrics) and not re.search(r'class="num best">1\.0', metrics)
+    assert re.search(r'class="num best">12\.5 &plusmn; 0\.5 &#9733;', metrics)
+    assert not re.search(r'class="num best">1\.0', metrics)
 
 
 def test_settings_of_other_methods_are_not_shown_as_differences(gan_run, tmp_path):
