@@ -258,7 +258,7 @@ def test_the_broken_cases_are_flagged(tmp_path, capsys, sets, kind):
 
 @pytest.mark.slow
 def test_a_generator_that_collapses_is_flagged(tmp_path, capsys):
-    # a D that barely learns (d_lr 2e-5) and a G that takes 5 steps of 10x the rate against it: by iteration ~360 the
+    # a D that barely learns (d_lr 2e-5) and a G that takes 5 steps at 100x its rate against it: by iteration ~360 the
     # fixed grid's tiles are one noise pattern (spread 0.10 of the real digits' and falling from 0.24 at the first
     # epoch); 16 epochs (448 iterations, about 45 s), found within the run
     args = BASE + ["--epochs", "16", "--out", str(tmp_path / "r"), "--set", "train.on_failure=warn",
