@@ -192,7 +192,9 @@ def metrics_table(runs: list[RunSummary]) -> str:
         rows.append(f"<tr><th>{esc(r.label)}</th><td>{esc(_when(r.metrics_meta))}</td>{''.join(cells)}</tr>")
     return (f'<div class="scroll"><table id="metrics"><tr><th>run</th><th>evaluated</th>{head}</tr>'
             f'{"".join(rows)}</table></div>'
-            '<p class="muted">Latest value of each metric in eval.jsonl. &#8595; lower is better, &#8593; higher is '
+            '<p class="muted">Latest value of each metric in eval.jsonl, &plusmn; its sampling spread where the evaluation '
+            'gives one (FID: over bootstrap resamples of both feature sets; KID: over subsets). &#8595; lower is '
+            'better, &#8593; higher is '
             'better; &#9733; the best value in the column among runs on the same data and image size, evaluated with '
             'the same features (a FID in one feature space says nothing about a FID in another), and only where the '
             'difference is supported: over seeds, its setting beats every other in a Welch test (Holm-corrected; '

@@ -128,3 +128,29 @@ def test_matches_torch_fidelity_fid_on_same_features():
     np.testing.assert_allclose(mu, st_real["mu"], rtol=1e-10)
     np.testing.assert_allclose(sigma, st_real["sigma"], rtol=1e-10, atol=1e-12)
     assert fid_from_features(real, fake) == pytest.approx(reference, rel=1e-4)
+
+
+def test_bootstrap_spread_is_seeded_and_shrinks_with_more_samples():
+    from ganlab.eval.metrics.fid import bootstrap_std
+    rng = np.random.default_rng(0)
+
+    def spread(n, seed=0):
+        real, fake = rng.normal(size=(n, 8)), rng.normal(0.3, 1.0, size=(n, 8))
+        return bootstrap_std(real, fake, n=20, seed=seed), real, fake
+
+    small, real, fake = spread(200)
+    assert small > 0 and bootstrap_std(real, fake, n=20, seed=0) == small  # the same resamples for a seed
+    assert bootstrap_std(real, fake, n=20, seed=1) != small
+    big, _, _ = spread(5000)
+    assert big < small / 3  # about 1/sqrt(25) of it: sampling noise, not a constant
+
+
+def test_the_fid_row_carries_its_spread_in_small_feature_spaces():
+    from types import SimpleNamespace
+
+    from ganlab.eval.metrics import fid as F
+    rng = np.random.default_rng(0)
+    for dim, has in ((16, True), (F.BOOTSTRAP_MAX_DIM + 1, False)):
+        rf, ff = torch.from_numpy(rng.normal(size=(600, dim))), torch.from_numpy(rng.normal(size=(600, dim)))
+        (row,) = F._rows(SimpleNamespace(features=lambda rf=rf, ff=ff: (rf, None, ff, None), seed=3))
+        assert ("std" in row) == has and row["value"] == pytest.approx(fid_from_features(rf, ff))
