@@ -47,7 +47,8 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("compare", help="which of two (or more) groups of runs is better on each metric, and how sure")
     p.add_argument("groups", nargs="+", metavar="GROUP",
-                   help="a run folder, or a folder of run folders (e.g. one setting's seeds); each is one group")
+                   help="a run folder, or a folder of run folders (e.g. one setting's seeds); each is one group. One "
+                        "folder of runs (a sweep's): its runs grouped by setting, as the report groups them")
     p.add_argument("--metric", help="the metrics to compare, e.g. fid,kid (default: every score the runs have)")
     p.set_defaults(func=_compare)
 

@@ -1,13 +1,14 @@
 """``ganlab compare A B [...]``: groups of run folders side by side on the command line, with the verdicts of the
 report's section on seeds. Each argument is one group: a run folder, or a folder whose subfolders are runs (e.g. one
-setting's seeds). The groups are what the user says they are: nothing is regrouped by config."""
+setting's seeds); the groups are what the user says they are. With one argument, a folder of runs such as a sweep's,
+its runs are grouped into settings as the report groups them (runs that differ only in ``train.seed``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ganlab.errors import ConfigError
 from ganlab.report.collect import collect_run, metric_direction
-from ganlab.report.verdict import Setting, describe, fmt, verdicts
+from ganlab.report.verdict import Setting, describe, fmt, group, verdicts
 from ganlab.runs.folder import RunDir
 
 
@@ -25,15 +26,18 @@ def runs_of(arg: str) -> list[Path]:
 
 def compare(groups: list[str], metrics: list[str] | None = None, log=print) -> dict:
     """Print each metric's table (group, runs, mean ± std, 95% interval) and the verdicts; return them."""
-    if len(groups) < 2:
-        raise ConfigError("give at least two groups to compare")
-    settings = []
-    for arg in groups:
-        runs = [collect_run(p) for p in runs_of(arg)]
-        settings.append(Setting(Path(arg).name or str(arg), runs))
-    if len({s.label for s in settings}) < len(settings):
-        for s, arg in zip(settings, groups):
-            s.label = str(arg)
+    if not groups:
+        raise ConfigError("give two groups of runs to compare, or one folder of runs (a sweep) to group by setting")
+    if len(groups) == 1:  # a sweep's folder: its runs grouped into settings as the report groups them
+        settings = group([collect_run(p) for p in runs_of(groups[0])])
+        if len(settings) < 2:
+            raise ConfigError(f"the runs in {groups[0]} are all one setting (they differ in train.seed at most): "
+                              "give a second group to compare them with")
+    else:
+        settings = [Setting(Path(arg).name or str(arg), [collect_run(p) for p in runs_of(arg)]) for arg in groups]
+        if len({s.label for s in settings}) < len(settings):
+            for s, arg in zip(settings, groups):
+                s.label = str(arg)
     found = []
     for s in settings:
         for r in s.runs:

@@ -78,7 +78,14 @@ def test_compare_on_the_command_line(gan_run, tmp_path, capsys):
     assert "- nearest beats deconv on fid in 3 of 3 seeds" in out
     assert main(["compare", str(tmp_path / "nearest"), str(tmp_path / "deconv"), "--metric", "is"]) == 2
     assert "--metric is: the runs have fid" in capsys.readouterr().err
-    assert main(["compare", str(tmp_path / "nearest")]) == 2
+    assert main(["compare", str(tmp_path / "nearest")]) == 2  # one folder whose runs are all one setting
+    assert "all one setting" in capsys.readouterr().err
+    flat = tmp_path / "sweep"  # one folder of runs, as a sweep writes them: grouped by setting
+    for up in ("nearest", "deconv"):
+        for run in (tmp_path / up).iterdir():
+            shutil.copytree(run, flat / f"upsample={up},{run.name}")
+    assert main(["compare", str(flat)]) == 0
+    assert "- upsample=nearest beats upsample=deconv on fid in 3 of 3 seeds" in capsys.readouterr().out
     assert main(["compare", str(tmp_path / "nearest"), str(tmp_path / "nowhere")]) == 2
 
 
