@@ -77,3 +77,16 @@ def test_ctrl_c_leaves_every_ray_run_resumable(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--epochs", "100000", "--dry-run"]) == 0
     assert capsys.readouterr().out.count("(resume)") == 2  # both stopped cleanly, to be continued
+
+
+def test_a_ray_sweep_runs_every_seed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    out = tmp_path / "sw"
+    assert main(["sweep", "dcgan", "--seeds", "0,3", "--out", str(out), *TINY, "--steps", "2", "--backend", "ray",
+                 "--cpus-per-run", "1"]) == 0
+    assert capsys.readouterr().out.count("[sweep] done") == 2
+    import yaml
+    seeds = [yaml.safe_load((out / f"seed={s}" / "config.yaml").read_text())["train"]["seed"] for s in (0, 3)]
+    assert seeds == [0, 3]
+    a, b = (torch.load(out / f"seed={s}" / "checkpoints" / "latest.pt", weights_only=False) for s in (0, 3))
+    assert not torch.equal(next(iter(a["modules"]["G"].values())), next(iter(b["modules"]["G"].values())))

@@ -118,3 +118,20 @@ def test_the_seed_report_renders_in_headless_chromium(gan_run, tmp_path, chromiu
     body = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom.stdout).group(1)))
     assert body.get("images-loaded") == "true" and body.get("errors", "") == "", body
     assert 'id="verdicts"' in dom.stdout
+
+
+def test_a_local_sweep_trains_each_seed_differently(tmp_path, capsys):
+    import torch
+    out = tmp_path / "sw"
+    assert main(["sweep", "dcgan", "--seeds", "2", "--data", "digits", "--image-size", "16", "--limit", "64",
+                 "--batch-size", "32", "--latent-dim", "8", "--steps", "2", "--set", "model.g_width=4",
+                 "--set", "model.d_width=4", "--set", "train.progress=false", "--set", "train.tensorboard=false",
+                 "--set", "train.device=cpu", "--out", str(out), "--no-report"]) == 0
+    a, b = (torch.load(out / f"seed={s}" / "checkpoints" / "latest.pt", weights_only=False) for s in (0, 1))
+    assert (a["config"]["train"]["seed"], b["config"]["train"]["seed"]) == (0, 1)
+    assert not torch.equal(next(iter(a["modules"]["G"].values())), next(iter(b["modules"]["G"].values())))
+    assert main(["sweep", "dcgan", "--seeds", "2", "--data", "digits", "--image-size", "16", "--limit", "64",
+                 "--batch-size", "32", "--latent-dim", "8", "--steps", "2", "--set", "model.g_width=4",
+                 "--set", "model.d_width=4", "--set", "train.progress=false", "--set", "train.tensorboard=false",
+                 "--set", "train.device=cpu", "--out", str(out), "--no-report"]) == 0
+    assert capsys.readouterr().out.count("[sweep] skip") == 2  # finished seeds are skipped, as any grid point
