@@ -120,6 +120,10 @@ class OptimConfig:
 class TrainConfig:
     epochs: int = opt(25, min=1, help="total epochs (a resumed run continues up to this total)")
     steps: Optional[int] = opt(None, min=1, help="cap on the total number of generator steps")
+    minutes: Optional[float] = opt(None, min=0.01, help="a time budget: train for this many minutes of the run's own "
+                                   "time (start-up, checkpoints and evaluations counted, time stopped not), planning "
+                                   "the learning-rate decay, annealing and grids over it; with epochs/steps, whichever "
+                                   "comes first (a resumed run continues the rest; a new value is the new total)")
     batch_size: int = opt(128, min=1)
     n_critic: int = opt(1, min=1, help="discriminator steps per generator step")
     n_gen: int = opt(1, min=1, help="generator steps per discriminator step")
@@ -271,9 +275,23 @@ class Config:
 TRAIN_FLAGS = {
     "data": "data.source", "format": "data.format", "labels": "data.labels", "image_size": "data.image_size",
     "channels": "data.channels", "limit": "data.limit", "batch_size": "train.batch_size",
-    "epochs": "train.epochs", "steps": "train.steps", "latent_dim": "model.latent_dim", "seed": "train.seed",
+    "epochs": "train.epochs", "steps": "train.steps", "minutes": "train.minutes", "latent_dim": "model.latent_dim",
+    "seed": "train.seed",
     "device": "train.device",
 }
+# the epochs of a run sized by train.minutes alone (--minutes without --epochs): no limit a budget could reach
+BUDGET_EPOCHS = 100_000
+
+
+def budget_epochs(values: dict, sets: list[str]) -> dict:
+    """The training flags' ``values`` with ``train.epochs`` set to BUDGET_EPOCHS where ``train.minutes`` is given
+    and the epochs are not (the budget then decides, not the recipe's epochs)."""
+    if "train.minutes" in values and "train.epochs" not in values and not any(
+            s.replace(" ", "").startswith("train.epochs=") for s in sets):
+        return {**values, "train.epochs": BUDGET_EPOCHS}
+    return values
+
+
 DEFAULT_RECIPE = "dcgan"
 # the recipe ``ganlab train --data FOLDER`` uses without --recipe, by image size: the best images per CPU-minute
 # measured with bench/quality.py and bench/recipe_screen.py (README, Quality)

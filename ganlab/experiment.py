@@ -30,7 +30,7 @@ from ganlab.methods import METHODS
 from ganlab.methods.losses import get_loss
 
 # config keys that may differ between the run being resumed and the config given now
-RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.progress", "train.log_every", "train.tensorboard",
+RESUMABLE_CHANGES = {"train.epochs", "train.steps", "train.minutes", "train.progress", "train.log_every", "train.tensorboard",
                      "train.checkpoint_every", "train.checkpoint_minutes", "train.sample_every", "train.plot_minutes",
                      "train.device", "train.channels_last",
                      "train.compile", "train.health", "train.on_failure", "eval.patience",

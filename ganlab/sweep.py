@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 # TRAIN_FLAGS: the training flags a sweep passes on to every run, flag -> config key (as 'ganlab train')
-from ganlab.config import TRAIN_FLAGS, parse_override
+from ganlab.config import TRAIN_FLAGS, budget_epochs, parse_override
 from ganlab.errors import ConfigError, RunError
 from ganlab.experiment import check_resume_config, load_experiment
 from ganlab.runs.folder import RunDir
@@ -176,8 +176,11 @@ def inspect(job: Job) -> None:
     epoch = int(state.get("epoch", 0))
     g_steps = int(state.get("method_state", {}).get("g_steps", 0))
     job.extra = {"epoch": epoch, "g_steps": g_steps}
+    spent = state.get("budget") or {}
     if job.cfg.train.reached(epoch, g_steps):
         job.state, job.detail = "done", f"finished (epoch {epoch}, {g_steps} G steps)"
+    elif job.cfg.train.minutes and spent.get("stopped_at") is not None and spent.get("minutes") == job.cfg.train.minutes:
+        job.state, job.detail = "done", f"finished: its {job.cfg.train.minutes:g} minutes used ({g_steps} G steps)"
     else:
         job.state, job.detail = "resume", f"interrupted at epoch {epoch}, {g_steps} G steps"
 
@@ -188,6 +191,8 @@ def train_command(job: Job, recipe: str, sets: list[str], flags: dict) -> list[s
         cmd += ["--resume", str(job.path), "--epochs", str(job.cfg.train.epochs)]
         if job.cfg.train.steps is not None:
             cmd += ["--steps", str(job.cfg.train.steps)]
+        if job.cfg.train.minutes is not None:  # the rest of its budget
+            cmd += ["--minutes", str(job.cfg.train.minutes)]
         if "device" in flags:
             cmd += ["--device", str(flags["device"])]
         return cmd
@@ -361,7 +366,7 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
     if seed_values and any(spec.split("=", 1)[0].strip() == "train.seed" for spec in grid_specs):
         raise ConfigError("train.seed is both in --grid and given by --seeds; drop one")
     grid = parse_grid(grid_specs, allow_empty=bool(seed_values)) + ([("train.seed", seed_values)] if seed_values else [])
-    values = {TRAIN_FLAGS[f]: v for f, v in flags.items()}
+    values = budget_epochs({TRAIN_FLAGS[f]: v for f, v in flags.items()}, sets)  # as ganlab train sizes them
     out = Path(out) if out else Path("runs") / f"sweep-{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if backend == "ray":
         out = out.resolve()  # Ray's workers start elsewhere: every path they get is absolute

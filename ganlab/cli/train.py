@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES, TRAIN_FLAGS
+from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES, TRAIN_FLAGS, budget_epochs
 from ganlab.errors import ConfigError
 
 
@@ -20,6 +20,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int, help="total number of epochs (with --resume: the new total)")
     p.add_argument("--steps", type=int, help="stop after this many generator steps in total")
+    p.add_argument("--minutes", type=float, help="train for this many minutes (a time budget: the learning-rate decay "
+                                                 "and the grids are planned over it; without --epochs the epochs do "
+                                                 "not limit the run; with --resume: the new total)")
     p.add_argument("--latent-dim", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
@@ -42,10 +45,11 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.recipe or args.out:
             raise ConfigError("--resume continues a run with its own recipe and folder; drop --recipe/--out")
-        allowed = {"train.epochs", "train.steps", "train.device"}
+        allowed = {"train.epochs", "train.steps", "train.minutes", "train.device"}
         bad = sorted(set(values) - allowed)
         if bad:
-            raise ConfigError(f"--resume takes only --epochs, --steps and --device; the run's config fixes {bad}")
+            raise ConfigError(f"--resume takes only --epochs, --steps, --minutes and --device; the run's config "
+                              f"fixes {bad}")
         try:
             cfg = resume_config(RunDir(args.resume), values, args.set)
         except ConfigError as e:  # a config.yaml of another tool, an override that does not fit: name the run
@@ -53,6 +57,7 @@ def cmd_train(args) -> int:
         train(cfg, resume=args.resume)
         return 0
     recipe = args.recipe
+    values = budget_epochs(values, args.set)  # --minutes alone: the budget decides, not the recipe's epochs
     if recipe is None:
         recipe, why = default_recipe(values, args.set)
         print(f"recipe: {recipe} ({why})", flush=True)

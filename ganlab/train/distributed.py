@@ -144,6 +144,14 @@ def _comm_device(device: torch.device) -> torch.device:
     return device if td.get_backend() == "nccl" else torch.device("cpu")
 
 
+def rank0_value(value: float, device: torch.device) -> float:
+    """Rank 0's ``value`` on every process (one small broadcast): for decisions every rank must take alike, such as
+    a time budget's plan and its stop, which each process's own clock would otherwise take at different steps."""
+    t = torch.tensor([float(value)], dtype=torch.float64, device=_comm_device(device))
+    td.broadcast(t, src=0)
+    return float(t.item())
+
+
 def _on_cpu(obj):
     """``obj`` (dicts, lists and tuples of tensors and numbers) with every tensor on the CPU: what is pickled for
     ``broadcast_object_list``, so that no process unpickles a tensor on another process's GPU."""

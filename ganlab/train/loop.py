@@ -33,7 +33,8 @@ from ganlab.runs import checkpoint as ckpt
 from ganlab.runs import prepare
 from ganlab.runs.folder import RunDir
 from ganlab.train import distributed as dist
-from ganlab.train import health
+from ganlab.train import budget, health
+from ganlab.train.budget import Budget
 from ganlab.train.batches import batch_source
 from ganlab.train.batches import describe as describe_loading
 
@@ -57,6 +58,8 @@ class Trainer:
         self.cfg, self.run, self.resume = cfg, run, resume
         self.log = lambda *a: log(*(printable(x) if isinstance(x, str) else x for x in a))  # byte names
         tc = cfg.train
+        # the time budget's clock starts here: loading the data and building the networks are the run's time
+        self.budget = Budget(tc.minutes) if tc.minutes else None
         device = resolve_device(tc.device)  # first: the run's device picks the process group's backend
         self.rank, self.world = dist.setup(tc.dist_timeout, device)
         self.device = dist.device_for_rank(device, self.rank)
@@ -144,6 +147,7 @@ class Trainer:
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
             "rng": ckpt.rng_state(),
             "fixed": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in flatten(self.fixed, sep="/").items()},
+            **({"budget": self.budget.state()} if self.budget is not None else {}),
         }
 
     def load_state(self, state: dict) -> None:
@@ -156,6 +160,8 @@ class Trainer:
         self.global_iter = state["global_iter"]
         self.fixed = _unflat_tensors(state["fixed"], self.device)
         ckpt.set_rng_state(state["rng"])
+        if self.budget is not None:  # the time the run's earlier sessions used counts against the budget
+            self.budget.used_before += float((state.get("budget") or {}).get("used_s", 0.0))
 
     def save_checkpoint(self, numbered: bool = False) -> None:
         if self.rank != 0:
@@ -297,7 +303,7 @@ class Trainer:
             return
         tc = self.cfg.train
         with self.timed("samples"):
-            if self.done() or self.epoch % tc.grid_every() == 0:
+            if self.done() or self.epoch % self.grid_every() == 0:
                 self.write_samples()
             if self.method.capabilities.held_out:
                 self.log_held_out_score()
@@ -379,7 +385,47 @@ class Trainer:
                 self.log("tensorboard is not installed: no event files will be written")
 
     def done(self) -> bool:
-        return self.cfg.train.reached(self.epoch, self.method.g_steps)
+        return self.cfg.train.reached(self.epoch, self.method.g_steps) or (
+            self.budget is not None and self.budget.stopped_at is not None)
+
+    def out_of_time(self) -> bool:
+        """Whether the budget ends the run at this step. With several processes, rank 0's clock decides, at the
+        flushes (every train.log_every iterations), so that every rank stops at the same step."""
+        if self.world == 1:
+            return self.budget.out_of_time()
+        if self.global_iter % self.cfg.train.log_every:
+            return False
+        return dist.rank0_value(float(self.budget.out_of_time()), self.device) > 0
+
+    def grid_every(self) -> int:
+        """Epochs between sample grids: ``train.grid_every()``, or under a time budget about 25 grids over the
+        epochs the budget is expected to hold."""
+        tc = self.cfg.train
+        if self.budget is None or tc.sample_every or self.method.schedule.total_steps is None:
+            return tc.grid_every()
+        iters = (self.method.schedule.total_steps - self.method.g_steps) / self.method.schedule.g_per_iteration
+        epochs = self.epoch + iters / self.iters_per_epoch
+        return max(1, math.ceil(epochs / 25))
+
+    def plan_budget(self, bar=None, announce: bool = False) -> None:
+        """Under a time budget: plan the run's generator steps (learning-rate decay, annealing, grids) over the
+        iterations the time left holds at the measured rate; ``announce`` says so once."""
+        left = self.budget.iterations_left()
+        if left is None:
+            return
+        if self.world > 1:  # every process plans rank 0's steps: the same learning rates on every rank
+            left = int(dist.rank0_value(left, self.device))
+        tc = self.cfg.train
+        by_epochs = (tc.epochs - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
+        iters = self.method.schedule.plan(self.method.g_steps, min(by_epochs, left))
+        if bar is not None:
+            bar.total = bar.n + iters * self.batch_size * self.world
+        if announce and self.rank == 0:
+            total = self.method.schedule.total_steps
+            self.log(f"budget: {tc.minutes:g} minutes, {self.budget.left() / 60:.1f} left; "
+                     f"{self.budget.per_iteration():.3g} s per iteration so far (with what is written between "
+                     f"steps): about {total:,} generator steps in all, ending near epoch "
+                     f"{self.epoch + (self.iter_in_epoch + iters) / self.iters_per_epoch:.1f}")
 
     def describe(self) -> None:
         if self.rank != 0:
@@ -418,6 +464,12 @@ class Trainer:
         self.method.train(True)
         started = time.perf_counter()
         watchdog = dist.Watchdog(tc.dist_timeout, self._peer_lost).start() if self.world > 1 else None
+        if self.budget is not None:
+            self.budget.start_loop()
+            if self.budget.out_of_time():  # resumed with no time left: the run ends with its outputs as they are
+                self.budget.stopped_at = self.method.g_steps
+                self.log(f"budget: {tc.minutes:g} minutes used up ({self.budget.used() / 60:.1f}); give a larger "
+                         "--minutes to continue")
         try:
             if self.resume:
                 self.maybe_evaluate(missing_only=True)  # an evaluation cut short by a signal runs again
@@ -454,6 +506,15 @@ class Trainer:
                         self.save_checkpoint()  # mid-epoch: a kill now loses at most checkpoint_minutes
                     if tc.steps is not None and self.method.g_steps >= tc.steps:
                         break
+                    if self.budget is not None:
+                        self.budget.step()
+                        first = self.budget.loop_iters == budget.WARMUP_ITERATIONS
+                        if first or (self.budget.loop_iters > budget.WARMUP_ITERATIONS
+                                     and self.global_iter % tc.log_every == 0):
+                            self.plan_budget(bar, announce=first)  # re-estimated at each flush
+                        if self.out_of_time():  # at a step boundary, with room left for the final outputs
+                            self.budget.stopped_at = self.method.g_steps
+                            break
                 if rolled_back:
                     continue
                 if self.iter_in_epoch >= self.iters_per_epoch:
@@ -462,6 +523,7 @@ class Trainer:
                 self.flush()
                 if self._findings and self.act_on_findings():
                     continue
+                outputs_from = time.perf_counter()
                 self.end_of_epoch_outputs()
                 if self._findings and self.act_on_findings():
                     continue
@@ -470,6 +532,8 @@ class Trainer:
                 if numbered or self.done() or self.checkpoint_due() or (ended and self.eval_due()):
                     self.save_checkpoint(numbered=numbered)  # an evaluation cut short resumes from this epoch's end
                 self.maybe_evaluate()
+                if self.budget is not None:  # the final outputs cost about this much: keep room for them
+                    self.budget.measured_final(time.perf_counter() - outputs_from)
                 if self._findings:
                     self.act_on_findings()
         except KeyboardInterrupt:
@@ -502,7 +566,7 @@ class Trainer:
         if self.rank == 0:
             last = self.run.sample_grids()
             self.log(f"done: {self.global_iter} iterations, {self.method.g_steps} generator steps; "
-                     f"samples {last[-1] if last else '-'}" + self._health_summary())
+                     f"samples {last[-1] if last else '-'}" + self._health_summary() + self._budget_summary())
             self.log(self.time_report(time.perf_counter() - started))
         dist.cleanup()
         return self.run
@@ -608,6 +672,12 @@ class Trainer:
                  f"rates ({', '.join(rates)}); rollback {self._rollbacks} of {self.MAX_ROLLBACKS}")
         self.save_checkpoint()  # latest.pt holds the state the run goes on from, not the failed one
         return True
+
+    def _budget_summary(self) -> str:
+        if self.budget is None:
+            return ""
+        end = "stopped by the budget" if self.budget.stopped_at is not None else "the epochs or steps ended it first"
+        return f"; budget: {self.budget.used() / 60:.2f} of {self.cfg.train.minutes:g} minutes used ({end})"
 
     def _health_summary(self) -> str:
         if self.health is None:
