@@ -367,6 +367,10 @@ def sweep(recipe: str, grid_specs: list[str], sets: list[str] | None = None, fla
         raise ConfigError("train.seed is both in --grid and given by --seeds; drop one")
     grid = parse_grid(grid_specs, allow_empty=bool(seed_values)) + ([("train.seed", seed_values)] if seed_values else [])
     values = budget_epochs({TRAIN_FLAGS[f]: v for f, v in flags.items()}, sets)  # as ganlab train sizes them
+    from ganlab.data.peek import choose_image_size
+    values = choose_image_size(values, sets, log=lambda m: log(f"[sweep] {m}"))  # and every run gets that size
+    if "data.image_size" in values and "image_size" not in flags:
+        flags["image_size"] = values["data.image_size"]
     out = Path(out) if out else Path("runs") / f"sweep-{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if backend == "ray":
         out = out.resolve()  # Ray's workers start elsewhere: every path they get is absolute

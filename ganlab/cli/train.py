@@ -58,6 +58,8 @@ def cmd_train(args) -> int:
         return 0
     recipe = args.recipe
     values = budget_epochs(values, args.set)  # --minutes alone: the budget decides, not the recipe's epochs
+    from ganlab.data.peek import choose_image_size
+    values = choose_image_size(values, args.set, log=lambda m: print(m, flush=True))  # your folder: from its images
     if recipe is None:
         recipe, why = default_recipe(values, args.set)
         print(f"recipe: {recipe} ({why})", flush=True)

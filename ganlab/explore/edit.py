@@ -256,8 +256,9 @@ def cmd(args) -> int:
                               "--classifier and --image (a photo moves along a saved direction with "
                               "--image PHOTO --attribute sefa-1)")
         strength = args.strength if args.strength != "1,2,3" else "-3,-2,-1,0,1,2,3"
-        edit_unsupervised(args.run, args.unsupervised, args.k, args.n, args.seed, args.rows or 3, strength,
-                          args.checkpoint, args.device, args.out)
+        rows = 3 if args.rows is None else args.rows
+        edit_unsupervised(args.run, args.unsupervised, args.k, args.n, args.seed, rows, strength, args.checkpoint,
+                          args.device, args.out)
         return 0
     if not args.attribute:
         raise ConfigError("say which direction: --attribute NAME (with --select or --classifier), or "
@@ -268,5 +269,5 @@ def cmd(args) -> int:
                    args.top_k, args.checkpoint, args.device, args.out)
         return 0
     edit(args.run, args.attribute, args.classifier, args.select, args.strength, args.n, args.seed, args.top_k,
-         args.rows or 8, args.checkpoint, args.device, args.out)
+         8 if args.rows is None else args.rows, args.checkpoint, args.device, args.out)
     return 0
