@@ -247,6 +247,11 @@ class TricksConfig:
     diffaug: list = opt([], help="differentiable augmentations of D's inputs: color, translation, cutout")
     pack: int = opt(1, min=1, help="PacGAN packing: D scores m samples at once (all real or all generated), "
                     "concatenated along channels; 1 = off")
+    ada: bool = opt(False, help="adaptive discriminator augmentation (Karras et al. 2020): flips, translation, "
+                    "colour and cutout of every D input, each with a probability p that follows D's overfitting")
+    ada_target: float = opt(0.6, min=0.0, help="ADA: the value of E[sign D(real)] that p is steered to (0 to 1)")
+    ada_interval: int = opt(4, min=1, help="ADA: D updates between adjustments of p")
+    ada_images: int = opt(100_000, min=1, help="ADA: images over which p can move from 0 to 1 (its speed)")
 
 
 @dataclass

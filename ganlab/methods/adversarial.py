@@ -61,6 +61,9 @@ class AdversarialMethod(Method):
         self.d_iterations = 0
         self.d_updates = 0
         self.lecam_ema: torch.Tensor | None = None  # LeCam: [EMA of D's mean output on real, on fake], on device
+        tc = cfg.tricks
+        self.ada = tricks.AdaptiveAugment(tc.ada_target, tc.ada_interval, tc.ada_images, cfg.train.batch_size,
+                                          self.device, process_mean) if tc.ada else None
         self.G_ema: nn.Module | None = None
         self._ema_stale = False  # G_ema's weights moved since its batch-norm statistics were measured
 
@@ -140,6 +143,8 @@ class AdversarialMethod(Method):
         tc = self.cfg.tricks
         if tc.diffaug:
             x = tricks.diff_augment(x, tc.diffaug)
+        if self.ada is not None:
+            x = tricks.ada_augment(x, self.ada.p)
         x = tricks.add_noise(x, self.noise_std())
         return tricks.pack(x, tc.pack) if tc.pack > 1 else x
 
@@ -177,6 +182,10 @@ class AdversarialMethod(Method):
             term = objectives.lecam(real, fake, self.lecam_ema[0], self.lecam_ema[1])
             stats["lecam"] = term.detach()
             loss = loss + oc.lecam_weight * term
+        # adaptive augmentation: D's signs on the real inputs steer the probability of augmenting (not a loss term)
+        if self.ada is not None:
+            self.ada.observe(real_logits[0] if isinstance(real_logits, (list, tuple)) else real_logits)
+            stats["ada_p"] = self.ada.p
         return loss
 
     # --- the update schedule -----------------------------------------------------------------------------
@@ -260,7 +269,7 @@ class AdversarialMethod(Method):
 
     def extra_state(self) -> dict:
         return {**super().extra_state(), "d_steps": self.d_iterations, "d_update_count": self.d_updates,
-                "lecam_ema": self.lecam_ema}
+                "lecam_ema": self.lecam_ema, **({"ada": self.ada.state()} if self.ada is not None else {})}
 
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
@@ -268,3 +277,5 @@ class AdversarialMethod(Method):
         self.d_updates = int(state.get("d_update_count", self.d_iterations))  # older checkpoints: one per step
         ema = state.get("lecam_ema")
         self.lecam_ema = None if ema is None else ema.to(self.device, torch.float32)
+        if self.ada is not None and state.get("ada") is not None:
+            self.ada.load(state["ada"])

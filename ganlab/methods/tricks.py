@@ -147,6 +147,58 @@ def diff_augment(x, policy: Sequence[str], translation: float = 0.125, cutout: f
     return type(x)(xs) if was_list else xs[0]
 
 
+# --------------------------------------------------------------------------- adaptive augmentation (ADA)
+
+ADA_OPS = ("flip", "translation", "color", "cutout")
+
+
+def ada_augment(x, p: torch.Tensor):
+    """Each of ``ADA_OPS`` applied to each sample (of a batch, or of a list of the same batch at several scales)
+    with probability ``p`` (a 0-d tensor on the batch's device: no host sync), independently. Differentiable, as
+    DiffAugment: G's gradient flows through the augmented fakes."""
+    xs, was_list = _as_list(x)
+    if not xs:
+        return x
+    b, dev = xs[0].shape[0], xs[0].device
+    for op in ADA_OPS:
+        on = (torch.rand(b, device=dev) < p).view(b, 1, 1, 1)
+        changed = [t.flip(3) for t in xs] if op == "flip" else _as_list(diff_augment(list(xs), [op]))[0]
+        xs = [torch.where(on, a, t) for a, t in zip(changed, xs)]
+    return type(x)(xs) if was_list else xs[0]
+
+
+class AdaptiveAugment:
+    """ADA's controller (Karras et al. 2020): every ``interval`` D updates, the overfitting heuristic
+    r = E[sign(D(real))] over them moves p by ``batch * interval / images`` towards more augmentation when r is over
+    ``target`` and less when under (clamped to [0, 1]). p and the running sum stay on the device; averaged over the
+    processes of a distributed run; saved in checkpoints."""
+
+    def __init__(self, target: float, interval: int, images: int, batch: int, device, mean=lambda t: t):
+        self.target, self.interval, self.images, self.batch = target, interval, images, batch
+        self.p = torch.zeros((), device=device)
+        self.total = torch.zeros((), device=device)
+        self.count = 0
+        self.mean = mean  # the mean over processes (identity in one process)
+
+    def observe(self, real_logits: torch.Tensor) -> None:
+        self.total = self.total + torch.sign(real_logits.detach().float()).mean()
+        self.count += 1
+        if self.count >= self.interval:
+            r = self.mean(self.total / self.count)
+            self.p = (self.p + torch.sign(r - self.target) * (self.batch * self.count / self.images)).clamp(0, 1)
+            self.total = torch.zeros_like(self.total)
+            self.count = 0
+
+    def state(self) -> dict:
+        return {"p": self.p, "total": self.total, "count": self.count}
+
+    def load(self, state: dict) -> None:
+        dev = self.p.device
+        self.p = state["p"].to(dev, torch.float32)
+        self.total = state["total"].to(dev, torch.float32)
+        self.count = int(state["count"])
+
+
 # --------------------------------------------------------------------------- packing
 
 def packed_shape(shape: tuple, m: int) -> tuple:
@@ -242,6 +294,15 @@ def validate(cfg) -> None:
     if tc.diffaug and cfg.data.is_points():
         raise ConfigError(f"tricks.diffaug={tc.diffaug} with data.source={cfg.data.source}: DiffAugment changes "
                           "images (colour, shifts, cut-outs); 2-D points have none. Drop tricks.diffaug.")
+    if not 0 <= tc.ada_target <= 1:
+        raise ConfigError(f"tricks.ada_target: {tc.ada_target} is not a value of E[sign D(real)]; give one between 0 "
+                          "and 1 (the paper's 0.6)")
+    if tc.ada and tc.diffaug:
+        raise ConfigError(f"tricks.ada with tricks.diffaug={tc.diffaug}: both augment D's inputs, and ADA adapts how "
+                          "often its own pipeline (flip, translation, colour, cutout) is applied; drop one.")
+    if tc.ada and cfg.data.is_points():
+        raise ConfigError(f"tricks.ada with data.source={cfg.data.source}: ADA changes images (flips, shifts, "
+                          "colour, cut-outs); 2-D points have none. Drop tricks.ada.")
     if tc.ema is not None and not 0 < tc.ema < 1:
         raise ConfigError(f"tricks.ema: {tc.ema} is not a decay; give a number between 0 and 1, e.g. 0.999")
     m = tc.pack

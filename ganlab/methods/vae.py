@@ -39,7 +39,7 @@ class VAE(Method):
         tc = cfg.tricks
         used = [k for k, on in (("dynamic", tc.dynamic), ("instance_noise", tc.instance_noise > 0),
                                 ("real_label", tc.real_label is not None), ("fake_label", tc.fake_label is not None),
-                                ("label_noise_beta", tc.label_noise_beta is not None), ("diffaug", bool(tc.diffaug)),
+                                ("label_noise_beta", tc.label_noise_beta is not None), ("diffaug", bool(tc.diffaug)), ("ada", tc.ada),
                                 ("ema", tc.ema is not None), ("pack", tc.pack > 1)) if on]
         if used:
             raise ConfigError(f"tricks.{used[0]} with method=vae: the training tricks act on a discriminator, and "
