@@ -1,0 +1,119 @@
+"""Adaptive discriminator augmentation on small data sets: the same recipe with and without ``tricks.ada``, trained
+side by side for the same minutes (``--minutes``, one core and one thread each) on the first ``--size`` images of a
+shuffled set, and scored on ``--held-out`` images that neither side trained on.
+
+    python bench/ada.py --data ../shared/data/celeba-10k --size 500 --classifier clf-celeba32.pt \\
+        [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada]
+
+The split is fixed by ``--seed`` (a shuffle of the set's files; the held-out images are the shuffle's last ones),
+and both parts are folders of links in ``--work``. Each side is ``ganlab train --recipe R --minutes M`` (the time
+budget), pinned to its own core with OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder:
+FID in the classifier's features (a ``ganlab train-classifier`` file; a feature space, not a judge of the
+attributes) and SWD (no features). Prints one row per side and the ratio with / without ADA, and the final p.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ganlab.data.images import list_images  # noqa: E402
+
+
+def image_root(data: Path) -> Path:
+    return data / "img_align_celeba" if (data / "img_align_celeba").is_dir() else data
+
+
+def link_folder(files: list[Path], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        link = folder / f.name
+        if not link.exists():
+            link.symlink_to(f)
+    return folder
+
+
+def last_rows(run: Path) -> dict:
+    out = {}
+    for line in (run / "eval.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if isinstance(rec.get("metric"), str):
+            out[rec["metric"]] = rec["value"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--size", type=int, required=True, help="images to train on")
+    ap.add_argument("--held-out", type=int, default=1000)
+    ap.add_argument("--classifier", required=True)
+    ap.add_argument("--minutes", type=float, default=6.0)
+    ap.add_argument("--recipe", default="fast32")
+    ap.add_argument("--image-size", type=int, default=32)
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--cores", default="0,1")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", default="/tmp/ganlab-ada")
+    ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
+    args = ap.parse_args()
+    data = Path(args.data)
+    root = image_root(data)
+    files = sorted(root / rel for rel, _ in list_images(root))
+    random.Random(args.seed).shuffle(files)
+    if args.size + args.held_out > len(files):
+        raise SystemExit(f"{data} has {len(files)} images: too few for {args.size} + {args.held_out}")
+    work = Path(args.work) / f"{data.name}-{args.size}-seed{args.seed}"
+    train_dir = link_folder(files[:args.size], work / "train")
+    held = link_folder(files[-args.held_out:], work / "held-out")
+    cores = args.cores.split(",")
+    procs, t0 = {}, time.time()
+    for side, core in zip(("ada", "none"), cores):
+        run = work / side
+        if (run / "checkpoints" / "latest.pt").exists():
+            continue
+        cmd = ["taskset", "-c", core, sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
+               "--data", str(train_dir), "--image-size", str(args.image_size), "--minutes", str(args.minutes),
+               "--seed", str(args.seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",
+               "--out", str(run)]
+        for s in args.set:
+            cmd += ["--set", s]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        procs[side] = subprocess.Popen(cmd, env=env, stdout=open(work / f"{side}.log", "w"), stderr=subprocess.STDOUT)
+    for side, p in procs.items():
+        if p.wait() != 0:
+            raise SystemExit(f"the {side} run failed: see {work / f'{side}.log'}")
+    rows = {}
+    for side in ("ada", "none"):
+        run = work / side
+        if not (run / "eval.jsonl").exists():
+            subprocess.run([sys.executable, "-m", "ganlab", "eval", str(run), "--data", str(held), "--metrics",
+                            "fid,swd", "--n", str(args.n), "--features", f"classifier:{args.classifier}"],
+                           check=True, stdout=subprocess.DEVNULL)
+        import torch
+        state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
+        ada = state["method_state"].get("ada")
+        rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"],
+                      "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}
+    print(f"{data.name}: {args.size} training images, {args.held_out} held out; {args.recipe} at "
+          f"{args.image_size}x{args.image_size}, {args.minutes:g} minutes each on one core ({time.time() - t0:.0f} s)")
+    print("| side | FID (classifier) | SWD | G steps | final p |")
+    print("|---|---|---|---|---|")
+    for side, r in rows.items():
+        p = "-" if r["p"] is None else f"{r['p']:.2f}"
+        print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} |")
+    a, b = rows["ada"], rows["none"]
+    print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x")
+    (work / "ada.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
