@@ -83,6 +83,7 @@ def main() -> None:
         cmd = ["taskset", "-c", core, sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
                "--data", str(train_dir), "--image-size", str(args.image_size), "--minutes", str(args.minutes),
                "--seed", str(args.seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",
+               "--set", "train.on_failure=warn",  # both sides train for the whole time; findings are reported
                "--out", str(run)]
         for s in args.set:
             cmd += ["--set", s]
@@ -101,15 +102,17 @@ def main() -> None:
         import torch
         state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
         ada = state["method_state"].get("ada")
-        rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"],
+        health = run / "health.jsonl"
+        found = [json.loads(line)["kind"] for line in health.read_text().splitlines()] if health.exists() else []
+        rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"], "health": found,
                       "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}
     print(f"{data.name}: {args.size} training images, {args.held_out} held out; {args.recipe} at "
           f"{args.image_size}x{args.image_size}, {args.minutes:g} minutes each on one core ({time.time() - t0:.0f} s)")
-    print("| side | FID (classifier) | SWD | G steps | final p |")
-    print("|---|---|---|---|---|")
+    print("| side | FID (classifier) | SWD | G steps | final p | health |")
+    print("|---|---|---|---|---|---|")
     for side, r in rows.items():
         p = "-" if r["p"] is None else f"{r['p']:.2f}"
-        print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} |")
+        print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {', '.join(r['health']) or 'none'} |")
     a, b = rows["ada"], rows["none"]
     print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x")
     (work / "ada.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))

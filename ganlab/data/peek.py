@@ -19,6 +19,7 @@ from ganlab.data.sources import BUILTIN, CELEBA_ATTR, detect_format, resolve
 SAMPLE = 48           # files whose headers are read
 LARGEST_DEFAULT = 64  # the largest size chosen without asking: the recommended recipes were measured up to it
 SHORT_BUDGET = 5.0    # minutes under which 32x32 is chosen even for large images (a 64x64 step costs ~4x)
+ADA_BELOW = 2000      # folders with fewer images train with adaptive augmentation (bench/ada.py; README)
 
 
 def image_folder(source: str, fmt: str) -> Optional[Path]:
@@ -90,3 +91,32 @@ def choose_image_size(values: dict, sets: list[str], log=print) -> dict:
     log(f"images: {n:,} in {folder}, typically {w}x{h} pixels; training at {size}x{size} ({why}; "
         f"--image-size 16|32|64|128 to change it)")
     return {**values, "data.image_size": size}
+
+
+def small_set_augmentation(values: dict, sets: list[str], log=print) -> list[str]:
+    """``--set`` overrides that turn on adaptive augmentation (``tricks.ada``) for a folder of fewer than
+    ``ADA_BELOW`` images, where D memorises the set (bench/ada.py measured it); [] where the user chose a recipe's
+    augmentation, or the set is larger. Says so."""
+    given = dict(values)
+    for s in sets:
+        key, value = parse_override(s)
+        given[key] = value
+    source = given.get("data.source")
+    if source is None or str(source).strip() in BUILTIN or "tricks.ada" in given or given.get("tricks.diffaug") \
+            or given.get("method", "gan") != "gan":  # the recommended recipes' method; others choose their own
+        return []
+    try:
+        fmt = given.get("data.format") or "auto"
+        fmt = detect_format(str(source), given.get("data.labels")) if fmt == "auto" else fmt
+        folder = image_folder(str(source), fmt)
+        n = len(list_images(folder)) if folder is not None and folder.is_dir() else 0
+    except Exception:  # noqa: BLE001  (an unreadable source: loading it will say why)
+        return []
+    limit = given.get("data.limit")
+    n = min(n, int(limit)) if limit not in (None, "null") else n
+    if not 0 < n < ADA_BELOW:
+        return []
+    log(f"augmentation: {n:,} images is a small set, where D memorises its images; adaptive augmentation is on "
+        f"(tricks.ada=true: flips, shifts, colour and cut-outs as often as D needs; --set tricks.ada=false to "
+        "turn it off)")
+    return ["tricks.ada=true"]

@@ -160,8 +160,6 @@ class Trainer:
         self.global_iter = state["global_iter"]
         self.fixed = _unflat_tensors(state["fixed"], self.device)
         ckpt.set_rng_state(state["rng"])
-        if self.budget is not None:  # the time the run's earlier sessions used counts against the budget
-            self.budget.used_before += float((state.get("budget") or {}).get("used_s", 0.0))
 
     def save_checkpoint(self, numbered: bool = False) -> None:
         if self.rank != 0:
@@ -375,6 +373,8 @@ class Trainer:
             state = prepare.resume_state(self.run, self.log)
             if state is not None:
                 self.load_state(state)
+                if self.budget is not None:  # the time the run's earlier sessions used counts against the budget
+                    self.budget.used_before = float((state.get("budget") or {}).get("used_s", 0.0))
                 self.history = prepare.cut_back(self.run, state)
             prepare.write_run_files(self.run, self.cfg, self.data_info.to_dict())
         if self.cfg.train.tensorboard:
@@ -397,15 +397,29 @@ class Trainer:
             return False
         return dist.rank0_value(float(self.budget.out_of_time()), self.device) > 0
 
+    def planned_epochs(self) -> float | None:
+        """Under a time budget, the epochs the run is expected to reach (from its plan); None otherwise."""
+        total = self.method.schedule.total_steps
+        if self.budget is None or total is None:
+            return None
+        iters = (total - self.method.g_steps) / self.method.schedule.g_per_iteration
+        return self.epoch + (self.iter_in_epoch + iters) / self.iters_per_epoch
+
     def grid_every(self) -> int:
         """Epochs between sample grids: ``train.grid_every()``, or under a time budget about 25 grids over the
         epochs the budget is expected to hold."""
         tc = self.cfg.train
-        if self.budget is None or tc.sample_every or self.method.schedule.total_steps is None:
+        epochs = self.planned_epochs()
+        if tc.sample_every or epochs is None:
             return tc.grid_every()
-        iters = (self.method.schedule.total_steps - self.method.g_steps) / self.method.schedule.g_per_iteration
-        epochs = self.epoch + iters / self.iters_per_epoch
         return max(1, math.ceil(epochs / 25))
+
+    def checkpoint_every(self) -> int:
+        """Epochs between numbered checkpoints: ``train.checkpoint_every``, and under a time budget at most about
+        10 of them over the epochs it is expected to hold (a small set's epochs take seconds)."""
+        epochs = self.planned_epochs()
+        every = self.cfg.train.checkpoint_every
+        return every if epochs is None else max(every, math.ceil(epochs / 10))
 
     def plan_budget(self, bar=None, announce: bool = False) -> None:
         """Under a time budget: plan the run's generator steps (learning-rate decay, annealing, grids) over the
@@ -528,7 +542,7 @@ class Trainer:
                 if self._findings and self.act_on_findings():
                     continue
                 ended = self.iter_in_epoch == 0  # (not ended: train.steps stopped the run within the epoch)
-                numbered = ended and (self.epoch % tc.checkpoint_every == 0 or self.done())
+                numbered = ended and (self.epoch % self.checkpoint_every() == 0 or self.done())
                 if numbered or self.done() or self.checkpoint_due() or (ended and self.eval_due()):
                     self.save_checkpoint(numbered=numbered)  # an evaluation cut short resumes from this epoch's end
                 self.maybe_evaluate()

@@ -53,3 +53,17 @@ def test_the_command_line_chooses_before_the_recipe(tmp_path, capsys):
                  "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "training at 64x64" in out and "recipe: fast64 (recommended for your own images at 64x64" in out
+
+
+def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path):
+    from ganlab.data.peek import ADA_BELOW, small_set_augmentation
+    d = folder(tmp_path, 64, 64, n=10)
+    said = []
+    assert small_set_augmentation({"data.source": str(d)}, [], log=said.append) == ["tricks.ada=true"]
+    assert "10 images is a small set" in said[0] and "--set tricks.ada=false" in said[0]
+    for values, sets in (({"data.source": str(d)}, ["tricks.ada=false"]),      # the user's word stands
+                         ({"data.source": str(d)}, ["tricks.diffaug=[color]"]),  # or their own augmentation
+                         ({"data.source": str(d)}, ["method=vae"]),              # a method without a D
+                         ({"data.source": "digits"}, [])):
+        assert small_set_augmentation(values, sets, log=said.append) == []
+    assert len(said) == 1 and ADA_BELOW > 10

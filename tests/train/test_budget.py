@@ -23,7 +23,7 @@ def budget_run(tiny_config, tmp_path, name="r", **values):
 
 
 def test_the_run_ends_by_its_deadline_with_its_outputs(tiny_config, tmp_path):
-    run, text = budget_run(tiny_config, tmp_path, **{"train.minutes": 0.25})
+    run, text = budget_run(tiny_config, tmp_path, **{"train.minutes": 0.25, "train.checkpoint_every": 1})
     state = ckpt(run)
     b = state["budget"]
     assert 0.9 * 15 <= b["used_s"] <= 1.03 * 15  # the whole run, start-up and final outputs included
@@ -31,6 +31,10 @@ def test_the_run_ends_by_its_deadline_with_its_outputs(tiny_config, tmp_path):
     assert "budget: 0.25 minutes" in text and text.count("generator steps in all") == 1  # the plan, said once
     assert "(stopped by the budget)" in text.splitlines()[-2]
     assert any((run / "samples").glob("*.png")) and state["config"]["train"]["minutes"] == 0.25
+    # tiny epochs (8 iterations): about 25 grids and at most about 10 numbered checkpoints over the budget (not one
+    # per epoch, as checkpoint_every=1 asks, nor one per 100,000 / 25 epochs, as the epochs alone would give)
+    assert 10 <= len(list((run / "samples").glob("*.png"))) <= 30
+    assert len(list((run / "checkpoints").glob("epoch-*"))) <= 12 < state["epoch"]
 
 
 def test_the_learning_rate_decay_spans_the_budget(tiny_config, tmp_path):
