@@ -60,13 +60,19 @@ def cmd_train(args) -> int:
     values = budget_epochs(values, args.set)  # --minutes alone: the budget decides, not the recipe's epochs
     from ganlab.data.peek import choose_image_size
     values = choose_image_size(values, args.set, log=lambda m: print(m, flush=True))  # your folder: from its images
-    sets = list(args.set)
+    cfg = None
     if recipe is None:
         recipe, why = default_recipe(values, args.set)
         print(f"recipe: {recipe} ({why})", flush=True)
         from ganlab.data.peek import small_set_augmentation
-        sets += small_set_augmentation(values, args.set, log=lambda m: print(m, flush=True))
-    cfg = load_experiment(recipe, sets, values)
+        extra, said = small_set_augmentation(values, args.set)
+        if extra:
+            try:
+                cfg = load_experiment(recipe, args.set + extra, values)
+                print(said, flush=True)
+            except ConfigError:  # a method that refuses ADA (no D, say): train it as asked
+                cfg = None
+    cfg = cfg or load_experiment(recipe, args.set, values)
     train(cfg, out=args.out)
     return 0
 

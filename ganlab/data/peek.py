@@ -93,30 +93,28 @@ def choose_image_size(values: dict, sets: list[str], log=print) -> dict:
     return {**values, "data.image_size": size}
 
 
-def small_set_augmentation(values: dict, sets: list[str], log=print) -> list[str]:
-    """``--set`` overrides that turn on adaptive augmentation (``tricks.ada``) for a folder of fewer than
-    ``ADA_BELOW`` images, where D memorises the set (bench/ada.py measured it); [] where the user chose a recipe's
-    augmentation, or the set is larger. Says so."""
+def small_set_augmentation(values: dict, sets: list[str]) -> tuple[list[str], str]:
+    """(``--set`` overrides, the line that says so) that turn on adaptive augmentation (``tricks.ada``) for a folder
+    of fewer than ``ADA_BELOW`` images, where D memorises the set (bench/ada.py measured it); ([], "") where the
+    user chose an augmentation or the set is larger. The caller drops them where the method refuses ADA."""
     given = dict(values)
     for s in sets:
         key, value = parse_override(s)
         given[key] = value
     source = given.get("data.source")
-    if source is None or str(source).strip() in BUILTIN or "tricks.ada" in given or given.get("tricks.diffaug") \
-            or given.get("method", "gan") != "gan":  # the recommended recipes' method; others choose their own
-        return []
+    if source is None or str(source).strip() in BUILTIN or "tricks.ada" in given or given.get("tricks.diffaug"):
+        return [], ""
     try:
         fmt = given.get("data.format") or "auto"
         fmt = detect_format(str(source), given.get("data.labels")) if fmt == "auto" else fmt
         folder = image_folder(str(source), fmt)
         n = len(list_images(folder)) if folder is not None and folder.is_dir() else 0
     except Exception:  # noqa: BLE001  (an unreadable source: loading it will say why)
-        return []
+        return [], ""
     limit = given.get("data.limit")
     n = min(n, int(limit)) if limit not in (None, "null") else n
     if not 0 < n < ADA_BELOW:
-        return []
-    log(f"augmentation: {n:,} images is a small set, where D memorises its images; adaptive augmentation is on "
-        f"(tricks.ada=true: flips, shifts, colour and cut-outs as often as D needs; --set tricks.ada=false to "
-        "turn it off)")
-    return ["tricks.ada=true"]
+        return [], ""
+    return ["tricks.ada=true"], (f"augmentation: {n:,} images is a small set, where D memorises its images; "
+                                 "adaptive augmentation is on (tricks.ada=true: flips, shifts, colour and cut-outs as "
+                                 "often as D needs; --set tricks.ada=false to turn it off)")

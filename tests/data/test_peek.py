@@ -55,15 +55,21 @@ def test_the_command_line_chooses_before_the_recipe(tmp_path, capsys):
     assert "training at 64x64" in out and "recipe: fast64 (recommended for your own images at 64x64" in out
 
 
-def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path):
+def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path, capsys):
+    from ganlab.cli import main
     from ganlab.data.peek import ADA_BELOW, small_set_augmentation
     d = folder(tmp_path, 64, 64, n=10)
-    said = []
-    assert small_set_augmentation({"data.source": str(d)}, [], log=said.append) == ["tricks.ada=true"]
-    assert "10 images is a small set" in said[0] and "--set tricks.ada=false" in said[0]
+    extra, said = small_set_augmentation({"data.source": str(d)}, [])
+    assert extra == ["tricks.ada=true"] and "10 images is a small set" in said and "--set tricks.ada=false" in said
     for values, sets in (({"data.source": str(d)}, ["tricks.ada=false"]),      # the user's word stands
                          ({"data.source": str(d)}, ["tricks.diffaug=[color]"]),  # or their own augmentation
-                         ({"data.source": str(d)}, ["method=vae"]),              # a method without a D
                          ({"data.source": "digits"}, [])):
-        assert small_set_augmentation(values, sets, log=said.append) == []
-    assert len(said) == 1 and ADA_BELOW > 10
+        assert small_set_augmentation(values, sets) == ([], "")
+    assert ADA_BELOW > 10
+    tiny = ["--epochs", "1", "--batch-size", "4", "--image-size", "16", "--set", "train.progress=false",
+            "--set", "train.device=cpu", "--set", "model.g_width=4", "--set", "model.d_width=4"]
+    assert main(["train", "--data", str(d), *tiny, "--out", str(tmp_path / "gan")]) == 0
+    assert "adaptive augmentation is on" in capsys.readouterr().out
+    # a method without a D refuses ADA: it trains as asked, and nothing claims augmentation
+    assert main(["train", "--data", str(d), *tiny, "--set", "method=vae", "--out", str(tmp_path / "vae")]) == 0
+    assert "adaptive augmentation" not in capsys.readouterr().out
