@@ -12,8 +12,6 @@ from ganlab.explore import unsupervised as U
 from ganlab.explore.common import load_generator
 from ganlab.explore.edit import edit_unsupervised
 
-from .conftest import _check_grid, _tile
-
 FAMILIES = {  # name -> settings of a tiny run whose generator is of that family
     "dcgan-deconv": {},
     "dcgan-bilinear": {"model.upsample": "bilinear"},
@@ -125,16 +123,16 @@ def test_bad_requests_are_refused(family_runs):
     assert U.sefa(g, 1000).directions.shape[0] == 16  # no more directions than z has coordinates
 
 
-def test_edit_unsupervised_draws_each_direction_and_saves_it(family_runs, tmp_path):
+def test_edit_unsupervised_draws_each_direction_and_saves_it(family_runs, tmp_path, check_grid, tile):
     run = family_runs["dcgan-bilinear"]
     rec = edit_unsupervised(run, "sefa", k=3, rows=2, strength=(-3, 0, 3), log=lambda *a: None)
-    img = _check_grid(rec, rows=6, cols=3)
+    img = check_grid(rec, rows=6, cols=3)
     g = load_generator(run)
     plain = g.generate(g.inputs(2, 0))
     for r in range(6):  # the middle column is the unedited sample; the ends differ from it
         sample = plain[r % 2, 0].mul(255).round().to(torch.uint8).numpy()
-        assert (abs(_tile(img, rec, r, 1).astype(int) - sample.astype(int)) <= 1).all()
-        assert (_tile(img, rec, r, 0) != _tile(img, rec, r, 1)).any()
+        assert (abs(tile(img, rec, r, 1).astype(int) - sample.astype(int)) <= 1).all()
+        assert (tile(img, rec, r, 0) != tile(img, rec, r, 1)).any()
     saved = sorted(p.name for p in (Path(run) / "directions").glob("sefa-*.json"))
     assert saved == ["sefa-1.json", "sefa-2.json", "sefa-3.json"]
     one = json.loads((Path(run) / "directions" / "sefa-1.json").read_text())
