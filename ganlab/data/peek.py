@@ -66,23 +66,32 @@ def choose(side: int, minutes: Optional[float]) -> tuple[int, str]:
     return size, why
 
 
-def choose_image_size(values: dict, sets: list[str], log=print) -> dict:
-    """The training flags' ``values`` with ``data.image_size`` chosen from the images, where the user gave a folder
-    of their own and no size; says what the images are, what was chosen and how to change it."""
+def _users_folder(values: dict, sets: list[str]) -> tuple[dict, Optional[Path]]:
+    """(the flags' ``values`` with the ``--set`` overrides over them, the folder of the user's own images); the folder
+    is None for built-in data, sets of a fixed size and sources that cannot be read (loading will say why)."""
     given = dict(values)
     for s in sets:
         key, value = parse_override(s)
         given[key] = value
     source = given.get("data.source")
-    if source is None or "data.image_size" in given or str(source).strip() in BUILTIN:
-        return values
+    if source is None or str(source).strip() in BUILTIN:
+        return given, None
     try:
         fmt = given.get("data.format") or "auto"
         fmt = detect_format(str(source), given.get("data.labels")) if fmt == "auto" else fmt
         folder = image_folder(str(source), fmt)
-        seen = look(folder) if folder is not None and folder.is_dir() else None
     except Exception:  # noqa: BLE001  (an unreadable source: loading it will say why, in its own words)
+        return given, None
+    return given, folder if folder is not None and folder.is_dir() else None
+
+
+def choose_image_size(values: dict, sets: list[str], log=print) -> dict:
+    """The training flags' ``values`` with ``data.image_size`` chosen from the images, where the user gave a folder
+    of their own and no size; says what the images are, what was chosen and how to change it."""
+    given, folder = _users_folder(values, sets)
+    if folder is None or "data.image_size" in given:
         return values
+    seen = look(folder)
     if seen is None:
         return values
     n, w, h = seen
@@ -97,20 +106,10 @@ def small_set_augmentation(values: dict, sets: list[str]) -> tuple[list[str], st
     """(``--set`` overrides, the line that says so) that turn on adaptive augmentation (``tricks.ada``) for a folder
     of fewer than ``ADA_BELOW`` images, where D memorises the set (bench/ada.py measured it); ([], "") where the
     user chose an augmentation or the set is larger. The caller drops them where the method refuses ADA."""
-    given = dict(values)
-    for s in sets:
-        key, value = parse_override(s)
-        given[key] = value
-    source = given.get("data.source")
-    if source is None or str(source).strip() in BUILTIN or "tricks.ada" in given or given.get("tricks.diffaug"):
+    given, folder = _users_folder(values, sets)
+    if folder is None or "tricks.ada" in given or given.get("tricks.diffaug"):
         return [], ""
-    try:
-        fmt = given.get("data.format") or "auto"
-        fmt = detect_format(str(source), given.get("data.labels")) if fmt == "auto" else fmt
-        folder = image_folder(str(source), fmt)
-        n = len(list_images(folder)) if folder is not None and folder.is_dir() else 0
-    except Exception:  # noqa: BLE001  (an unreadable source: loading it will say why)
-        return [], ""
+    n = len(list_images(folder))
     limit = given.get("data.limit")
     n = min(n, int(limit)) if limit not in (None, "null") else n
     if not 0 < n < ADA_BELOW:
