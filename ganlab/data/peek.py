@@ -14,7 +14,7 @@ from PIL import Image
 
 from ganlab.config import SUPPORTED_IMAGE_SIZES, parse_override
 from ganlab.data.images import list_images
-from ganlab.data.sources import BUILTIN, CELEBA_ATTR, detect_format, resolve
+from ganlab.data.sources import BUILTIN, detect_format, resolve
 
 SAMPLE = 48           # files whose headers are read
 LARGEST_DEFAULT = 64  # the largest size chosen without asking: the recommended recipes were measured up to it

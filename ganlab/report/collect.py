@@ -32,6 +32,17 @@ def metric_direction(key: str) -> str | None:
     return direction(key)
 
 
+def metric_history(records: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    """{metric: [(epoch, value)]} of the eval.jsonl records that name their epoch, read as ``latest_metrics`` reads
+    one record."""
+    out: dict[str, list] = {}
+    for rec in records:
+        if isinstance(rec, dict) and isinstance(rec.get("epoch"), (int, float)):
+            for k, v in latest_metrics([rec])[0].items():
+                out.setdefault(k, []).append((float(rec["epoch"]), v))
+    return out
+
+
 def default_config() -> dict:
     return flatten(Config().to_dict())
 
@@ -54,6 +65,7 @@ class RunSummary:
     figures: list = field(default_factory=list)         # [(Path, caption)]
     problems: list = field(default_factory=list)        # what is missing, in words
     health: list = field(default_factory=list)          # the run's health findings (RUN/health.jsonl), in order
+    history: dict = field(default_factory=dict)         # metric -> [(epoch, value)] of every evaluation naming its epoch
 
     def setting(self, key: str):
         return self.config.get(key)
@@ -174,6 +186,7 @@ def collect_run(path, max_grids: int = 12) -> RunSummary:
         records = read_jsonl(rd.eval_path)
         s.metrics, s.metrics_std, s.metrics_meta = latest_metrics(records)
         s.metrics_features = features_of(records)
+        s.history = metric_history(records)
         if not s.metrics:
             s.problems.append("eval.jsonl has no numbers")
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ganlab.errors import ConfigError
 from ganlab.report.collect import collect_run, metric_direction
-from ganlab.report.verdict import Setting, describe, fmt, group, verdicts
+from ganlab.report.verdict import Setting, describe, fmt, group, scored_metrics, verdicts
 from ganlab.runs.folder import RunDir
 
 
@@ -38,10 +38,7 @@ def compare(groups: list[str], metrics: list[str] | None = None, log=print) -> d
         if len({s.label for s in settings}) < len(settings):
             for s, arg in zip(settings, groups):
                 s.label = str(arg)
-    found = []
-    for s in settings:
-        for r in s.runs:
-            found += [k for k in r.metrics if metric_direction(k) and k not in found]
+    found = scored_metrics(settings)
     if metrics:
         unknown = [m for m in metrics if m not in found]
         if unknown:

@@ -5,25 +5,8 @@ from __future__ import annotations
 import base64
 import io
 
-from ganlab.files import read_jsonl
-from ganlab.report.collect import RunSummary, latest_metrics, metric_direction
-from ganlab.report.verdict import ALPHA, Setting, describe, fmt, group, verdicts
-from ganlab.runs.folder import RunDir
-
-
-def history(r: RunSummary) -> dict[str, list[tuple[float, float]]]:
-    """{metric: [(epoch, value)]} of every evaluation in the run's eval.jsonl that names its epoch."""
-    path = RunDir(r.path).eval_path
-    out: dict[str, list] = {}
-    if not path.is_file():
-        return out
-    for rec in read_jsonl(path):
-        if not isinstance(rec, dict) or not isinstance(rec.get("epoch"), (int, float)):
-            continue
-        values, _, _ = latest_metrics([rec])
-        for k, v in values.items():
-            out.setdefault(k, []).append((float(rec["epoch"]), v))
-    return out
+from ganlab.report.collect import RunSummary, metric_direction
+from ganlab.report.verdict import ALPHA, Setting, describe, fmt, group, scored_metrics, verdicts
 
 
 def bands_png(settings: list[Setting], metric: str) -> str | None:
@@ -33,7 +16,7 @@ def bands_png(settings: list[Setting], metric: str) -> str | None:
     for s in settings:
         per_epoch: dict[float, list[float]] = {}
         for r in s.runs:
-            for e, v in history(r).get(metric, []):
+            for e, v in r.history.get(metric, []):
                 per_epoch.setdefault(e, []).append(v)
         if len(per_epoch) >= 2:
             curves[s.label] = sorted(per_epoch.items())
@@ -65,10 +48,7 @@ def section(runs: list[RunSummary], esc) -> str:
     settings = group([r for r in runs if r.is_run])
     if not any(len(s.runs) > 1 for s in settings):
         return ""
-    metrics = []
-    for s in settings:
-        for r in s.runs:
-            metrics += [k for k in r.metrics if metric_direction(k) and k not in metrics]
+    metrics = scored_metrics(settings)
     parts = ['<p class="muted">Runs whose settings differ only in <code>train.seed</code> are one setting. '
              "mean ± standard deviation over its seeds, and a 95% confidence interval for the mean (Student's t). "
              f"Verdicts: Welch's t-test between two settings' seeds, Holm-corrected over the comparisons of each "

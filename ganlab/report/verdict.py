@@ -80,6 +80,15 @@ def group(runs: list[RunSummary]) -> list[Setting]:
                     groups[key], key) for key, d in zip(keys, dicts)]
 
 
+def scored_metrics(settings: list[Setting]) -> list[str]:
+    """The metrics with a direction (scores) that any run of ``settings`` has, in the order first met."""
+    found: list[str] = []
+    for s in settings:
+        for r in s.runs:
+            found += [k for k in r.metrics if metric_direction(k) and k not in found]
+    return found
+
+
 def _plain(v) -> str:
     return v[1:-1] if isinstance(v, str) and len(v) > 1 and v[0] == v[-1] == "'" else str(v)
 
