@@ -241,6 +241,10 @@ class TricksConfig:
     label_noise_beta: Optional[list] = opt(None, help="[a, b]: Beta(a, b) noise subtracted from 1 / added to 0")
     one_sided: bool = opt(False, help="smooth/noise only the real targets")
     ema: Optional[float] = opt(None, help="decay of an exponential moving average of G used for sampling")
+    ema_rampup: Optional[float] = opt(None, min=0.0, help="with tricks.ema: the average's horizon (1 / (1 - decay) "
+                                      "generator steps) is at most this share of the steps taken so far, so a short "
+                                      "run averages recent weights and a long one a longer stretch, up to tricks.ema's "
+                                      "horizon (StyleGAN's ramp-up; e.g. 0.1)")
     ema_stats: str = opt("copy", choices=("copy", "recompute"),
                          help="the EMA generator's batch-norm statistics: copied from the live G, or measured on "
                               "its own outputs before samples and checkpoints (BigGAN's standing statistics)")
@@ -298,9 +302,23 @@ def budget_epochs(values: dict, sets: list[str]) -> dict:
 
 
 DEFAULT_RECIPE = "dcgan"
-# the recipe ``ganlab train --data FOLDER`` uses without --recipe, by image size: the best images per CPU-minute
-# measured with bench/quality.py and bench/recipe_screen.py (README, Quality)
-RECOMMENDED_RECIPES = {16: "fast32", 32: "fast32", 64: "fast64", 128: "fast64"}
+# the recipe ``ganlab train --data FOLDER`` uses without --recipe, by image size and time budget (train.minutes):
+# each size's ladder of (the budget in minutes a rung starts at, recipe), the best images per CPU-minute measured
+# with bench/quality.py and bench/recipe_screen.py (docs/benchmarks.md, Quality); a run without a budget takes
+# the first rung
+LONG_BUDGET = 20.0
+RECIPE_LADDER = {16: ((0.0, "fast32"),), 32: ((0.0, "fast32"),),
+                 64: ((0.0, "fast64"), (LONG_BUDGET, "fast64-long")),
+                 128: ((0.0, "fast64"), (LONG_BUDGET, "fast64-long"))}
+RECOMMENDED_RECIPES = {size: rungs[0][1] for size, rungs in RECIPE_LADDER.items()}  # without a budget
+
+
+def ladder_rung(size: int, minutes: Optional[float]) -> tuple[str, float, Optional[float]]:
+    """(recipe, the budget its rung starts at, where the next rung starts or None) for ``size`` x ``size`` images
+    and a budget of ``minutes`` (None: no budget); KeyError for a size without a ladder."""
+    rungs = RECIPE_LADDER[size]
+    k = 0 if minutes is None else max(i for i, (start, _) in enumerate(rungs) if start <= minutes)
+    return rungs[k][1], rungs[k][0], rungs[k + 1][0] if k + 1 < len(rungs) else None
 
 
 def flatten(d: dict, prefix: str = "", sep: str = ".") -> dict:

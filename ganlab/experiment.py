@@ -12,7 +12,7 @@ from typing import Any, Optional
 from ganlab.config import (
     DEFAULT_RECIPE,
     POINT_SETS,
-    RECOMMENDED_RECIPES,
+    ladder_rung,
     Config,
     DataConfig,
     build_config,
@@ -66,26 +66,39 @@ def load_experiment(recipe: Optional[str] = None, sets: Optional[list[str]] = No
 
 def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[str]] = None) -> tuple[str, str]:
     """The recipe a training run without one uses, and why: the built-in data (no source, digits, the 2-D
-    sets) train the classic ``DEFAULT_RECIPE``; a user's own images the recommended recipe for their size
-    (``RECOMMENDED_RECIPES``), from the flags (``data.source``, ``data.image_size``) or ``--set`` overrides,
+    sets) train the classic ``DEFAULT_RECIPE``; a user's own images the recommended recipe for their size and
+    time budget (``RECIPE_LADDER``), from the flags (``data.source``, ``data.image_size``, ``train.minutes``) or
+    ``--set`` overrides,
     unless ``--set method=...`` asks for another method than the GAN those recipes are made for."""
     given = dict(flags or {})
     for s in sets or []:
         key, value = parse_override(s)
-        if key in ("data.source", "data.image_size", "method"):
+        if key in ("data.source", "data.image_size", "train.minutes", "method"):
             given[key] = value
     source = given.get("data.source")
     if source is None or str(source) in ("digits", *POINT_SETS):
         return DEFAULT_RECIPE, f"the default run on {source or DataConfig.source}"
     size = given.get("data.image_size", DataConfig.image_size)
+    minutes = given.get("train.minutes")
     try:
-        recipe = RECOMMENDED_RECIPES[int(size)]
+        size = int(size)
+        minutes = None if minutes in (None, "null") else float(minutes)
+        recipe, start, upto = ladder_rung(size, minutes)
     except (KeyError, TypeError, ValueError):  # a size the config refuses: let it say so, with the default recipe
         return DEFAULT_RECIPE, "the default"
     tuned_for = read_yaml(recipe_path(recipe)).get("method", Config().method)
     if given.get("method", tuned_for) != tuned_for:  # the recommended recipes are tuned for (and set tricks of) it
         return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method {tuned_for}"
-    return recipe, f"recommended for your own images at {int(size)}x{int(size)}; --recipe {DEFAULT_RECIPE} for the classic DCGAN"
+    if minutes is None:
+        budget = ""
+    elif upto is None and start > 0:
+        budget = f" and a budget of {minutes:g} minutes (the best measured from {start:g} minutes on)"
+    elif upto is None:
+        budget = f" (one recipe at every budget at this size: {minutes:g} minutes)"
+    else:
+        budget = f" and a budget of {minutes:g} minutes (the best measured under {upto:g} minutes)"
+    return recipe, (f"recommended for your own images at {size}x{size}{budget}, docs/benchmarks.md#quality; "
+                    f"--recipe {DEFAULT_RECIPE} for the classic DCGAN")
 
 
 def experiment_from_dict(d: dict) -> Config:

@@ -221,7 +221,8 @@ class AdversarialMethod(Method):
         for opt in self.g_optims:
             opt.step()
         if self.G_ema is not None:
-            tricks.ema_update(self.G_ema, unwrap(self.G), self.cfg.tricks.ema)
+            tc = self.cfg.tricks
+            tricks.ema_update(self.G_ema, unwrap(self.G), tricks.ema_decay(tc.ema, tc.ema_rampup, self.g_steps))
             self._ema_stale = True
         stats["g_loss"] = loss.detach()
         return stats

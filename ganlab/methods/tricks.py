@@ -229,6 +229,16 @@ def make_ema(module: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
+def ema_decay(decay: float, rampup: float | None, g_steps: int) -> float:
+    """The moving average's decay after ``g_steps`` generator steps: ``decay``, or with a ramp-up a shorter horizon
+    (``1 / (1 - decay)`` steps) of at most ``rampup`` x the steps taken, so early weights do not linger in the
+    average of a long run and a short run still averages only its recent steps."""
+    if rampup is None:
+        return decay
+    horizon = max(1.0, rampup * g_steps)
+    return min(decay, 1.0 - 1.0 / horizon)
+
+
 def ema_update(ema: nn.Module, module: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * module for parameters; buffers (batch-norm statistics) are copied."""
     ep = list(ema.parameters())
@@ -305,6 +315,12 @@ def validate(cfg) -> None:
                           "colour, cut-outs); 2-D points have none. Drop tricks.ada.")
     if tc.ema is not None and not 0 < tc.ema < 1:
         raise ConfigError(f"tricks.ema: {tc.ema} is not a decay; give a number between 0 and 1, e.g. 0.999")
+    if tc.ema_rampup is not None and tc.ema is None:
+        raise ConfigError(f"tricks.ema_rampup={tc.ema_rampup} has no effect without tricks.ema (the moving average "
+                          "whose horizon it ramps up); set tricks.ema or drop ema_rampup")
+    if tc.ema_rampup is not None and not 0 < tc.ema_rampup <= 1:
+        raise ConfigError(f"tricks.ema_rampup: {tc.ema_rampup} is not a share of the steps taken; give one in (0, 1], "
+                          "e.g. 0.1")
     m = tc.pack
     if m > 1 and cfg.train.batch_size % m:
         raise ConfigError(f"tricks.pack={m} with train.batch_size={cfg.train.batch_size}: D scores groups of "

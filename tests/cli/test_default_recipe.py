@@ -5,7 +5,7 @@ import yaml
 from PIL import Image
 
 from ganlab.cli import main
-from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES
+from ganlab.config import DEFAULT_RECIPE, LONG_BUDGET, RECIPE_LADDER, RECOMMENDED_RECIPES, ladder_rung
 from ganlab.experiment import default_recipe, load_experiment
 
 
@@ -21,13 +21,38 @@ from ganlab.experiment import default_recipe, load_experiment
     ({"data.source": "/my/faces", "data.image_size": 48}, [], DEFAULT_RECIPE),  # refused later, by name
     ({"data.source": "/my/faces"}, ["method=vae"], DEFAULT_RECIPE),  # the fast recipes are GAN recipes
     ({"data.source": "/my/faces"}, ["method=gan"], "fast32"),
+    # the ladder: a budget picks the recipe measured best for it
+    ({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 10}, [], "fast64"),
+    ({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 60}, [], "fast64-long"),
+    ({"data.source": "/my/faces", "data.image_size": 128}, ["train.minutes=120"], "fast64-long"),
+    ({"data.source": "/my/faces", "data.image_size": 32, "train.minutes": 60}, [], "fast32"),
 ])
 def test_which_recipe(flags, sets, recipe):
     assert default_recipe(flags, sets)[0] == recipe
 
 
+def test_the_ladder_starts_with_the_recipe_without_a_budget_and_climbs_with_it():
+    for size, rungs in RECIPE_LADDER.items():
+        assert rungs[0] == (0.0, RECOMMENDED_RECIPES[size])
+        starts = [start for start, _ in rungs]
+        assert starts == sorted(set(starts))
+        for k, (start, recipe) in enumerate(rungs):
+            assert ladder_rung(size, start)[0] == recipe
+            assert ladder_rung(size, start + 1e-3)[0] == recipe
+            if k:
+                assert ladder_rung(size, start - 1e-3)[0] == rungs[k - 1][1]
+
+
+def test_the_start_says_which_rung_and_why():
+    recipe, why = default_recipe({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 90})
+    assert recipe == "fast64-long"
+    assert f"a budget of 90 minutes (the best measured from {LONG_BUDGET:g} minutes on)" in why
+    recipe, why = default_recipe({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 3})
+    assert recipe == "fast64" and f"(the best measured under {LONG_BUDGET:g} minutes)" in why
+
+
 def test_recommended_recipes_exist_and_differ_from_the_classic_one():
-    for size, name in RECOMMENDED_RECIPES.items():
+    for size, name in {(size, name) for size, rungs in RECIPE_LADDER.items() for _, name in rungs}:
         cfg = load_experiment(name, flags={"data.source": "digits", "data.image_size": size})
         assert cfg.recipe == name and cfg.data.image_size == size
         classic = load_experiment(DEFAULT_RECIPE, flags={"data.image_size": size})

@@ -276,6 +276,28 @@ def test_ema_moves_toward_a_fixed_generator(build, tiny_config):
         tiny_config(**{"tricks.ema": 1.5})
 
 
+def test_ema_rampup_shortens_the_horizon_to_a_share_of_the_steps_taken():
+    assert tricks.ema_decay(0.999, None, 0) == 0.999
+    assert tricks.ema_decay(0.999, 0.1, 0) == 0.0  # the first step: the average is G itself
+    assert tricks.ema_decay(0.999, 0.1, 50) == pytest.approx(1 - 1 / 5)  # a horizon of 5 steps after 50
+    assert tricks.ema_decay(0.999, 0.1, 5_000) == pytest.approx(1 - 1 / 500)
+    assert tricks.ema_decay(0.999, 0.1, 100_000) == 0.999  # capped at tricks.ema's horizon
+
+
+def test_with_a_rampup_the_average_forgets_the_starting_weights(batch, build, tiny_config):
+    """G_ema starts as a copy of the initial G; with the ramp-up the first update replaces it with G's weights
+    after one step, where a plain decay of 0.999 keeps 99.9% of the initial ones."""
+    plain, ramped = (build("gan", **{"tricks.ema": 0.999, **extra}) for extra in ({}, {"tricks.ema_rampup": 0.1}))
+    for m in (plain, ramped):
+        m.train_step(batch())
+    assert all(torch.equal(e, g) for e, g in zip(ramped.G_ema.parameters(), ramped.G.parameters()))
+    assert not all(torch.equal(e, g) for e, g in zip(plain.G_ema.parameters(), plain.G.parameters()))
+    with pytest.raises(ConfigError, match="ema_rampup.*without tricks.ema"):
+        tiny_config(**{"tricks.ema_rampup": 0.1})
+    with pytest.raises(ConfigError, match="share"):
+        tiny_config(**{"tricks.ema": 0.99, "tricks.ema_rampup": 2.0})
+
+
 def test_tricks_together_stay_finite(batch, build, finite):
     m = build("cgan", **{"tricks.dynamic": True, "tricks.instance_noise": 0.1, "tricks.instance_noise_anneal": True,
                          "tricks.label_noise_beta": [1, 5], "tricks.ema": 0.99, "tricks.max_d_repeats": 2,
