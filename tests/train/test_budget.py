@@ -97,3 +97,10 @@ def test_a_sweep_sizes_its_runs_by_minutes_and_skips_them_once_used(tmp_path, ca
     capsys.readouterr()
     assert main(args) == 0
     assert capsys.readouterr().out.count("its 0.1 minutes used") == 2
+    # a larger total: each run continues the difference from where it stopped
+    first = {s: ckpt(tmp_path / "sw" / f"seed={s}") for s in (0, 1)}
+    assert main([*args[:args.index("--minutes") + 1], "0.15", *args[args.index("--minutes") + 2:]]) == 0
+    for s in (0, 1):
+        state = ckpt(tmp_path / "sw" / f"seed={s}")
+        assert state["method_state"]["g_steps"] > first[s]["method_state"]["g_steps"]
+        assert state["budget"]["minutes"] == 0.15 and 0.8 * 9 <= state["budget"]["used_s"] <= 9 + 2

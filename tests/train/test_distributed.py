@@ -54,6 +54,20 @@ def test_two_processes_under_torchrun_share_the_epoch(tmp_path):
 
 @needs_torchrun
 @pytest.mark.slow
+def test_a_time_budget_under_torchrun_ends_every_rank_at_one_step(tmp_path):
+    """--minutes with two processes: rank 0's clock decides, so both ranks stop at the same step (a rank that went
+    on alone would wait in its next all-reduce until the timeout) and the run ends by its deadline."""
+    run = tmp_path / "run"
+    res = _torchrun("-m", "ganlab.cli", "train", *TINY, "--minutes", "0.1", "--out", str(run), timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "stopped by the budget" in res.stdout
+    budget = _state(run)["budget"]
+    assert budget["stopped_at"] == _state(run)["method_state"]["g_steps"] > 4
+    assert 0.8 * 6 <= budget["used_s"] <= 6 * 1.05
+
+
+@needs_torchrun
+@pytest.mark.slow
 def test_a_resume_under_torchrun_equals_an_uninterrupted_run(tmp_path):
     """n_critic=5 with LeCam: after a resume every rank must agree with rank 0's checkpoint on when the G steps come
     (d_steps), on LeCam's averages and on Adam's moments, or the ranks enter different collectives (a hang) or drift
