@@ -92,11 +92,11 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     if minutes is None:
         budget = ""
     elif upto is None and start > 0:
-        budget = f" and a budget of {minutes:g} minutes (the best measured from {start:g} minutes on)"
+        budget = f" and a budget of {minutes:g} minutes (the ladder's rung from {start:g} minutes on)"
     elif upto is None:
         budget = f" (one recipe at every budget at this size: {minutes:g} minutes)"
     else:
-        budget = f" and a budget of {minutes:g} minutes (the best measured under {upto:g} minutes)"
+        budget = f" and a budget of {minutes:g} minutes (the ladder's rung under {upto:g} minutes)"
     return recipe, (f"recommended for your own images at {size}x{size}{budget}, docs/benchmarks.md#quality; "
                     f"--recipe {DEFAULT_RECIPE} for the classic DCGAN")
 
