@@ -19,7 +19,10 @@ folder finds it). ganlab runs ``ganlab train --recipe R`` in-process and the scr
 (``exec``, with its own flags: batch 64, ngf = ndf = 64, Adam 2e-4 / 0.5, ``--workers 0``). Every
 ``--snapshot-minutes`` a snapshot of the generator is written at the next step boundary (ganlab: before a batch
 is drawn; the script: after its generator's optimizer step), with its actual time and the images seen (real
-images drawn from the data; ganlab: iterations x batch size; the script: rows its data loader yielded).
+images drawn from the data; ganlab: iterations x batch size; the script: rows its data loader yielded). A ganlab
+side with a time budget of its own (``--set train.minutes=M``, the ladder's long recipes plan their schedules over
+it) ends itself by its deadline, final checkpoint written, a little before the race's end: that final state is
+every snapshot still due, at the time it ended.
 
 Then each snapshot gives ``--n`` samples, each side's generator as the side itself uses it: ganlab's run loaded
 with ``ganlab.load`` (eval mode, its EMA generator where the recipe keeps one); the script's ``netG`` in train
