@@ -112,3 +112,32 @@ def test_celeba_attributes_become_a_tags_csv(tmp_path):
     assert table[0] == ["file", *heldout.CELEBA_ATTRIBUTES]
     assert table[1][:3] == ["a.jpg", "yes", "no"] and set(table[2][1:]) == {"no"} and len(table) == 3
     assert heldout.as_tags_csv(tmp_path / "tags.csv", tmp_path) == tmp_path / "tags.csv"  # a CSV stays as it is
+
+
+def test_a_ganlab_side_with_its_own_budget_ends_as_its_last_snapshot(tmp_path, monkeypatch):
+    """A run with train.minutes ends itself by its deadline, before the race's last snapshot is due: its final
+    state (the run's latest checkpoint) becomes that snapshot, at the time it ended."""
+    from ganlab.train import loop
+    monkeypatch.setattr(loop.Trainer, "batch", loop.Trainer.batch)  # the child patches it; restored after
+    threads = torch.get_num_threads()
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    run = tmp_path / "run"
+    start = __import__("time").time()
+    spec = {"start": start, "times": [1.0, 600.0], "snapshots": str(snaps),
+            "argv": ["--data", "digits", "--image-size", "16", "--limit", "64", "--batch-size", "16",
+                     "--epochs", "100000", "--out", str(run), "--set", "model.g_width=4", "--set", "model.d_width=4",
+                     "--set", "train.progress=false", "--set", "train.tensorboard=false",
+                     "--set", "train.minutes=0.05"]}
+    try:
+        quality.ganlab_child(spec)
+    finally:
+        torch.set_num_threads(threads)
+    first, last = (json.loads((snaps / f"snap-0{k}.json").read_text()) for k in (1, 2))
+    assert first["seconds"] >= 1.0 and first["steps"] < last["steps"]
+    assert last["seconds"] < 60 and last["planned_s"] == pytest.approx(last["seconds"], abs=0.5)
+    state = torch.load(snaps / "snap-02.pt", weights_only=False)
+    final = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
+    assert "optimizers" not in state and state["method_state"]["g_steps"] == last["steps"]
+    assert all(torch.equal(a, b) for a, b in zip(state["modules"]["G"].values(), final["modules"]["G"].values()))
+    assert state["budget"]["stopped_at"] == last["steps"]
