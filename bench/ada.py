@@ -102,8 +102,8 @@ def main() -> None:
         import torch
         state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
         ada = state["method_state"].get("ada")
-        health = run / "health.jsonl"
-        found = [json.loads(line)["kind"] for line in health.read_text().splitlines()] if health.exists() else []
+        from ganlab.runs.folder import RunDir
+        found = [f["kind"] for f in RunDir(run).findings()]
         rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"], "health": found,
                       "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}
     print(f"{data.name}: {args.size} training images, {args.held_out} held out; {args.recipe} at "

@@ -20,7 +20,7 @@ folder finds it). ganlab runs ``ganlab train --recipe R`` in-process and the scr
 ``--snapshot-minutes`` a snapshot of the generator is written at the next step boundary (ganlab: before a batch
 is drawn; the script: after its generator's optimizer step), with its actual time and the images seen (real
 images drawn from the data; ganlab: iterations x batch size; the script: rows its data loader yielded). A ganlab
-side with a time budget of its own (``--set train.minutes=M``, the ladder's long recipes plan their schedules over
+side with a time budget of its own (``--set train.minutes=M``: recipes such as fast64-long plan their schedules over
 it) ends itself by its deadline, final checkpoint written, a little before the race's end: that final state is
 every snapshot still due, at the time it ended.
 
@@ -137,13 +137,13 @@ def ganlab_child(spec: dict) -> None:
         rc = main(["train", *spec["argv"]])
     except Deadline:
         return
-    if rc == 0 and any(s.startswith("train.minutes=") for s in spec["argv"]):
-        # a run with its own time budget ends itself by its deadline (final checkpoint written): what it ended
-        # with is every snapshot still due, at the time it ended
-        import torch
-        from ganlab.runs.folder import RunDir
-        state = torch.load(RunDir(spec["argv"][spec["argv"].index("--out") + 1]).latest, map_location="cpu",
-                           weights_only=False)
+    import torch
+    from ganlab.runs.folder import RunDir
+    state = torch.load(RunDir(spec["argv"][spec["argv"].index("--out") + 1]).latest, map_location="cpu",
+                       weights_only=False) if rc == 0 else {}
+    if (state.get("budget") or {}).get("stopped_at") is not None:
+        # a run with its own time budget (--minutes or train.minutes) ended itself by its deadline, final checkpoint
+        # written: what it ended with is every snapshot still due, at the time it ended
         state.pop("optimizers", None), state.pop("rng", None)
         images = int(state["global_iter"]) * int(state["config"]["train"]["batch_size"])
         steps = int(state["method_state"]["g_steps"])

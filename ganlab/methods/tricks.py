@@ -228,7 +228,6 @@ def make_ema(module: nn.Module) -> nn.Module:
     return ema
 
 
-@torch.no_grad()
 def ema_decay(decay: float, rampup: float | None, g_steps: int) -> float:
     """The moving average's decay after ``g_steps`` generator steps: ``decay``, or with a ramp-up a shorter horizon
     (``1 / (1 - decay)`` steps) of at most ``rampup`` x the steps taken, so early weights do not linger in the
@@ -239,6 +238,7 @@ def ema_decay(decay: float, rampup: float | None, g_steps: int) -> float:
     return min(decay, 1.0 - 1.0 / horizon)
 
 
+@torch.no_grad()
 def ema_update(ema: nn.Module, module: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * module for parameters; buffers (batch-norm statistics) are copied."""
     ep = list(ema.parameters())
