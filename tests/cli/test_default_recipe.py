@@ -29,7 +29,19 @@ def test_which_recipe(flags, sets, recipe):
     assert default_recipe(flags, sets)[0] == recipe
 
 
-def test_the_ladder_starts_with_the_recipe_without_a_budget_and_climbs_with_it():
+LONG_BUDGET = 20.0
+
+
+@pytest.fixture
+def two_rungs(monkeypatch):
+    """A ladder of two rungs at 64x64, as a measurement would install it."""
+    import ganlab.config as config
+    monkeypatch.setitem(config.RECIPE_LADDER, 64, ((0.0, "fast64"), (LONG_BUDGET, "fast64-long")))
+
+
+def test_the_ladder_starts_with_the_recipe_without_a_budget_and_climbs_with_it(two_rungs):
+    """The shipped ladder's one-rung sizes, and at 64x64 a second rung (the fixture), so the climb is exercised."""
+    assert len(RECIPE_LADDER[64]) == 2
     for size, rungs in RECIPE_LADDER.items():
         assert rungs[0] == (0.0, RECOMMENDED_RECIPES[size])
         starts = [start for start, _ in rungs]
@@ -39,16 +51,6 @@ def test_the_ladder_starts_with_the_recipe_without_a_budget_and_climbs_with_it()
             assert ladder_rung(size, start + 1e-3)[0] == recipe
             if k:
                 assert ladder_rung(size, start - 1e-3)[0] == rungs[k - 1][1]
-
-
-LONG_BUDGET = 20.0
-
-
-@pytest.fixture
-def two_rungs(monkeypatch):
-    """A ladder of two rungs at 64x64, as a measurement would install it."""
-    import ganlab.config as config
-    monkeypatch.setitem(config.RECIPE_LADDER, 64, ((0.0, "fast64"), (LONG_BUDGET, "fast64-long")))
 
 
 def test_the_start_says_which_rung_and_why(two_rungs):
