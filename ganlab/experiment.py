@@ -82,7 +82,7 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     minutes = given.get("train.minutes")
     try:
         size = int(size)
-        minutes = None if minutes in (None, "null") else float(minutes)
+        minutes = None if minutes is None else float(minutes)
         recipe, start, upto = ladder_rung(size, minutes)
     except (KeyError, TypeError, ValueError):  # a size the config refuses: let it say so, with the default recipe
         return DEFAULT_RECIPE, "the default"

@@ -111,7 +111,7 @@ def small_set_augmentation(values: dict, sets: list[str]) -> tuple[list[str], st
         return [], ""
     n = len(list_images(folder))
     limit = given.get("data.limit")
-    n = min(n, int(limit)) if limit not in (None, "null") else n
+    n = min(n, int(limit)) if limit is not None else n
     if not 0 < n < ADA_BELOW:
         return [], ""
     return ["tricks.ada=true"], (f"augmentation: {n:,} images is a small set, where D memorises its images; "
