@@ -11,8 +11,13 @@ With ``--cond`` the candidates train on the training part's tags (conditional me
 ``cond_acc``: the share of samples whose asked tags the classifier reads back, with the same samples' asked tags
 shuffled as the control.
 
+With ``--curve MIN`` each candidate is also scored along the way: at every multiple of MIN minutes, the numbered
+checkpoint whose recorded training time (``budget.used_s``) is nearest. Give the candidates ``train.minutes``,
+which records that time and plans about ten numbered checkpoints over the budget. One long screen then shows how
+every candidate's scores move with the minutes, not only where they end.
+
 A faster first pass than bench/quality.py (no script side); the winner goes to bench/quality.py for the race
-against the pytorch/examples script. Runs already screened (their ``screen.json``) are reused.
+against the pytorch/examples script. Runs already screened (their ``screen.json``, ``curve.json``) are reused.
 """
 from __future__ import annotations
 
@@ -65,6 +70,9 @@ def main():
     ap.add_argument("--classifier-epochs", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ganlab-screen"))
     ap.add_argument("--cond", action="store_true", help="train on the tags and score cond_acc too")
+    ap.add_argument("--curve", type=float, metavar="MIN",
+                    help="also score the numbered checkpoint nearest each multiple of MIN training minutes "
+                         "(the candidates need train.minutes)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     split = heldout.split_folder(args.data, args.work, args.held_out, args.labels)
@@ -97,12 +105,51 @@ def main():
             (run / "screen.json").write_text(json.dumps(out, indent=1))
             print(f"{name} s{seed}: " + ", ".join(f"{k} {out.get(k, float('nan')):.4g}" for k in ["iters", *rows]),
                   flush=True)
+    if args.curve:
+        curves = {f"{name} s{seed}": curve(args.work / f"{name}-s{seed}", args.curve, split["heldout"], clf, metrics,
+                                           args.n, seed)
+                  for name, sets, seed in cands}
+        print(f"\nscores along the way (the numbered checkpoint nearest every {args.curve:g} min; the end is above)")
+        print(f"{'candidate':<14}{'seed':>5}{'min':>7}" + "".join(f"{short(m):>10}" for m in rows))
+        for key, points in curves.items():
+            name, seed = key.rsplit(" s", 1)
+            for r in points:
+                print(f"{name:<14}{seed:>5}{r['minutes']:>7.1f}" + "".join(f"{r.get(m, float('nan')):>10.4g}"
+                                                                          for m in rows))
     print(f"\n{args.minutes:g} min on one core each, {args.image_size}x{args.image_size}, n={args.n} vs "
           f"{args.held_out} held-out images")
     print(f"{'candidate':<14}{'seed':>5}{'iters':>7}" + "".join(f"{short(m):>10}" for m in rows))
     for name, sets, seed in cands:
         r = json.loads((args.work / f"{name}-s{seed}" / "screen.json").read_text())
         print(f"{name:<14}{seed:>5}{r['iters']:>7}" + "".join(f"{r.get(m, float('nan')):>10.4g}" for m in rows))
+
+
+def curve(run: Path, every: float, heldout_dir: Path, clf: Path, metrics: list[str], n: int,
+          seed: int) -> list[dict]:
+    """Scores of ``run``'s numbered checkpoints nearest each multiple of ``every`` training minutes (as their
+    budgets recorded), in order; cached by checkpoint name in ``run/curve.json``."""
+    from ganlab.runs import checkpoint as ckpt
+    cache = run / "curve.json"
+    done = json.loads(cache.read_text()) if cache.is_file() else {}
+    times = {}
+    for path in sorted((run / "checkpoints").glob("epoch-*.pt")):
+        used = (ckpt.load(path).get("budget") or {}).get("used_s")
+        if used is None:
+            sys.exit(f"bench: {path} records no training time; give the candidates train.minutes for --curve")
+        times[path] = used / 60
+    if not times:
+        sys.exit(f"bench: {run} has no numbered checkpoints to score along the way")
+    end = max(times.values())
+    want = {min(times, key=lambda p: abs(times[p] - t)) for t in
+            (every * k for k in range(1, int(end / every) + 1))}
+    for path in sorted(want, key=times.get):
+        if path.name not in done:
+            scores = heldout.evaluate(run, heldout_dir, clf, metrics, n, seed, checkpoint=str(path))
+            done[path.name] = {"minutes": times[path], **scores}
+            cache.write_text(json.dumps(done, indent=1))
+            print(f"{run.name} {path.stem} at {times[path]:.1f} min: "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, (int, float))), flush=True)
+    return sorted((done[p.name] for p in want), key=lambda r: r["minutes"])
 
 
 def cond_rows(labels: Path) -> list[str]:
