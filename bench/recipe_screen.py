@@ -11,8 +11,8 @@ With ``--cond`` the candidates train on the training part's tags (conditional me
 ``cond_acc``: the share of samples whose asked tags the classifier reads back, with the same samples' asked tags
 shuffled as the control.
 
-With ``--curve MIN`` each candidate is also scored along the way: at every multiple of MIN minutes, the numbered
-checkpoint whose recorded training time (``budget.used_s``) is nearest. Give the candidates ``train.minutes``,
+With ``--curve MIN`` each candidate is also scored along the way: at every multiple of MIN minutes up to where it
+ended, the checkpoint (numbered, or the last) whose recorded training time (``budget.used_s``) is nearest. Give the candidates ``train.minutes``,
 which records that time and plans about ten numbered checkpoints over the budget. One long screen then shows how
 every candidate's scores move with the minutes, not only where they end.
 
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--work", type=Path, default=Path("/tmp/ganlab-screen"))
     ap.add_argument("--cond", action="store_true", help="train on the tags and score cond_acc too")
     ap.add_argument("--curve", type=float, metavar="MIN",
-                    help="also score the numbered checkpoint nearest each multiple of MIN training minutes "
+                    help="also score the checkpoint nearest each multiple of MIN training minutes "
                          "(the candidates need train.minutes)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def main():
         curves = {f"{name} s{seed}": curve(args.work / f"{name}-s{seed}", args.curve, split["heldout"], clf, metrics,
                                            args.n, seed)
                   for name, sets, seed in cands}
-        print(f"\nscores along the way (the numbered checkpoint nearest every {args.curve:g} min; the end is above)")
+        print(f"\nscores along the way (the checkpoint nearest every {args.curve:g} min)")
         print(f"{'candidate':<14}{'seed':>5}{'min':>7}" + "".join(f"{short(m):>10}" for m in rows))
         for key, points in curves.items():
             name, seed = key.rsplit(" s", 1)
@@ -126,30 +126,34 @@ def main():
 
 def curve(run: Path, every: float, heldout_dir: Path, clf: Path, metrics: list[str], n: int,
           seed: int) -> list[dict]:
-    """Scores of ``run``'s numbered checkpoints nearest each multiple of ``every`` training minutes (as their
-    budgets recorded), in order; cached by checkpoint name in ``run/curve.json``."""
+    """Scores of ``run``'s checkpoints (numbered, and the last) nearest each multiple of ``every`` training minutes
+    up to where the run ended (as their budgets recorded), in order; cached in ``run/curve.json`` by checkpoint
+    name and minutes (latest.pt moves on if the run is resumed)."""
     from ganlab.runs import checkpoint as ckpt
     cache = run / "curve.json"
     done = json.loads(cache.read_text()) if cache.is_file() else {}
     times = {}
-    for path in sorted((run / "checkpoints").glob("epoch-*.pt")):
+    for path in [*sorted((run / "checkpoints").glob("epoch-*.pt")), run / "checkpoints" / "latest.pt"]:
+        if not path.is_file():
+            continue
         used = (ckpt.load(path).get("budget") or {}).get("used_s")
         if used is None:
             sys.exit(f"bench: {path} records no training time; give the candidates train.minutes for --curve")
         times[path] = used / 60
     if not times:
-        sys.exit(f"bench: {run} has no numbered checkpoints to score along the way")
+        sys.exit(f"bench: {run} has no checkpoints to score along the way")
     end = max(times.values())
     want = {min(times, key=lambda p: abs(times[p] - t)) for t in
-            (every * k for k in range(1, int(end / every) + 1))}
+            (every * k for k in range(1, round(end / every) + 1))}
     for path in sorted(want, key=times.get):
-        if path.name not in done:
+        key = f"{path.name}@{times[path]:.2f}"
+        if key not in done:
             scores = heldout.evaluate(run, heldout_dir, clf, metrics, n, seed, checkpoint=str(path))
-            done[path.name] = {"minutes": times[path], **scores}
+            done[key] = {"minutes": times[path], **scores}
             cache.write_text(json.dumps(done, indent=1))
             print(f"{run.name} {path.stem} at {times[path]:.1f} min: "
                   + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, (int, float))), flush=True)
-    return sorted((done[p.name] for p in want), key=lambda r: r["minutes"])
+    return sorted((done[f"{p.name}@{times[p]:.2f}"] for p in want), key=lambda r: r["minutes"])
 
 
 def cond_rows(labels: Path) -> list[str]:

@@ -14,22 +14,25 @@ from ganlab.runs import checkpoint as ckpt  # noqa: E402
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    """A run whose numbered checkpoints recorded 6, 12, ..., 60 training minutes, scored by a stand-in whose
-    'fid' is the checkpoint's epoch number; the calls are counted."""
+    """A run whose numbered checkpoints recorded 6, 12, ..., 54 training minutes and whose last (latest.pt) 58,
+    scored by a stand-in whose 'fid' is the checkpoint's epoch number (latest: 100); the calls are counted."""
     folder = tmp_path / "cand-s0"
     (folder / "checkpoints").mkdir(parents=True)
     used = {}
-    for k in range(1, 11):
+    for k in range(1, 10):
         path = folder / "checkpoints" / f"epoch-{9 * k:04d}.pt"
         path.write_bytes(b"")
         used[path.name] = 360.0 * k
+    (folder / "checkpoints" / "latest.pt").write_bytes(b"")
+    used["latest.pt"] = 58 * 60.0
     monkeypatch.setattr(ckpt, "load", lambda path: {"budget": {"used_s": used[Path(path).name]}}
                         if used.get(Path(path).name) is not None else {})
     calls = []
 
     def evaluate(run, heldout, clf, metrics, n, seed, checkpoint):
         calls.append(Path(checkpoint).name)
-        return {"fid": float(Path(checkpoint).stem.split("-")[1])}
+        stem = Path(checkpoint).stem
+        return {"fid": 100.0 if stem == "latest" else float(stem.split("-")[1])}
 
     monkeypatch.setattr(recipe_screen.heldout, "evaluate", evaluate)
     return folder, used, calls
@@ -38,13 +41,23 @@ def run(tmp_path, monkeypatch):
 def test_the_checkpoint_nearest_each_multiple_is_scored_once(run):
     folder, _, calls = run
     points = recipe_screen.curve(folder, 20, Path("h"), Path("c"), ["fid"], 10, 0)
-    # 20 min -> the checkpoint at 18 (epoch 27), 40 -> 42 (epoch 63), 60 -> 60 (epoch 90)
-    assert [round(p["minutes"]) for p in points] == [18, 42, 60]
-    assert [p["fid"] for p in points] == [27, 63, 90]
-    assert sorted(calls) == ["epoch-0027.pt", "epoch-0063.pt", "epoch-0090.pt"]
+    # 20 min -> the checkpoint at 18 (epoch 27), 40 -> 42 (epoch 63), 60 -> the run's end at 58 (latest)
+    assert [round(p["minutes"]) for p in points] == [18, 42, 58]
+    assert [p["fid"] for p in points] == [27, 63, 100]
+    assert sorted(calls) == ["epoch-0027.pt", "epoch-0063.pt", "latest.pt"]
     again = recipe_screen.curve(folder, 20, Path("h"), Path("c"), ["fid"], 10, 0)
     assert again == points and len(calls) == 3  # cached in curve.json
     assert (folder / "curve.json").is_file()
+
+
+def test_a_run_stopped_early_is_scored_up_to_where_it_stopped(run):
+    folder, used, calls = run
+    (folder / "checkpoints" / "latest.pt").unlink()
+    for name in ("epoch-0072.pt", "epoch-0081.pt"):
+        (folder / "checkpoints" / name).unlink()
+    points = recipe_screen.curve(folder, 15, Path("h"), Path("c"), ["fid"], 10, 0)
+    # it ended at 42 minutes: 15 -> 12 or 18 (equally near: the first), 30 -> 30, 45 -> 42, and no 60
+    assert [round(p["minutes"]) for p in points] == [12, 30, 42]
 
 
 def test_a_run_without_a_budget_is_refused_by_name(run):
