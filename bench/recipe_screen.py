@@ -109,7 +109,11 @@ def main():
         curves = {f"{name} s{seed}": curve(args.work / f"{name}-s{seed}", args.curve, split["heldout"], clf, metrics,
                                            args.n, seed)
                   for name, sets, seed in cands}
-        print(f"\nscores along the way (the checkpoint nearest every {args.curve:g} min)")
+        pictures(args.work, curves, [m for m in ("swd", "fid", "kid", "recall", "coverage") if m in rows],
+                 f"{args.data.name}, {args.image_size}x{args.image_size}, one core each, n={args.n} vs {args.held_out} "
+                 "held-out images")
+        print(f"\nscores along the way (the checkpoint nearest every {args.curve:g} min; pictures: "
+              f"{args.work / 'curve.png'}, {args.work / 'curve-samples.jpg'})")
         print(f"{'candidate':<14}{'seed':>5}{'min':>7}" + "".join(f"{short(m):>10}" for m in rows))
         for key, points in curves.items():
             name, seed = key.rsplit(" s", 1)
@@ -149,11 +153,48 @@ def curve(run: Path, every: float, heldout_dir: Path, clf: Path, metrics: list[s
         key = f"{path.name}@{times[path]:.2f}"
         if key not in done:
             scores = heldout.evaluate(run, heldout_dir, clf, metrics, n, seed, checkpoint=str(path))
-            done[key] = {"minutes": times[path], **scores}
+            done[key] = {"minutes": times[path], "checkpoint": path.name, **scores}
             cache.write_text(json.dumps(done, indent=1))
             print(f"{run.name} {path.stem} at {times[path]:.1f} min: "
                   + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, (int, float))), flush=True)
     return sorted((done[f"{p.name}@{times[p]:.2f}"] for p in want), key=lambda r: r["minutes"])
+
+
+def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
+    """``work/curve.png``: each metric against the training minutes, a line per candidate; and
+    ``work/curve-samples.jpg``: 16 samples (seed 0) of each candidate (rows) at each point (columns)."""
+    import torch
+    from torchvision.utils import make_grid
+
+    import ganlab
+    from ganlab.plots import plt, replacing
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.6 * len(rows), 3.2))
+    for ax, m in zip(axes, rows):
+        for key, points in curves.items():
+            ax.plot([r["minutes"] for r in points], [r[m] for r in points], "o-", label=key)
+        ax.set_title(m)
+        ax.set_xlabel("training minutes")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with replacing(work / "curve.png") as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    cols = max(len(points) for points in curves.values())
+    fig, axes = plt.subplots(len(curves), cols, figsize=(2.6 * cols, 2.8 * len(curves)), squeeze=False)
+    for row, (key, points) in zip(axes, curves.items()):
+        for ax, r in zip(row, points):
+            with torch.no_grad():
+                images = ganlab.load(work / "-s".join(key.rsplit(" s", 1)), r["checkpoint"]).sample(16, seed=0)
+            ax.imshow(make_grid(images, nrow=4, padding=1).permute(1, 2, 0).numpy())
+            ax.set_title(f"{key.split(' s')[0]}, {r['minutes']:.1f} min", fontsize=9)
+        for ax in row:
+            ax.axis("off")
+    fig.tight_layout()
+    with replacing(work / "curve-samples.jpg") as tmp:
+        fig.savefig(tmp, dpi=90, format="jpg")
+    plt.close(fig)
 
 
 def cond_rows(labels: Path) -> list[str]:
