@@ -12,9 +12,10 @@ With ``--cond`` the candidates train on the training part's tags (conditional me
 shuffled as the control.
 
 With ``--curve MIN`` each candidate is also scored along the way: at every multiple of MIN minutes up to where it
-ended, the checkpoint (numbered, or the last) whose recorded training time (``budget.used_s``) is nearest. Give the candidates ``train.minutes``,
-which records that time and plans about ten numbered checkpoints over the budget. One long screen then shows how
-every candidate's scores move with the minutes, not only where they end.
+ended, the checkpoint (numbered, or the last) whose recorded training time (``budget.used_s``) is nearest. Give the
+candidates ``train.minutes``, which records that time and plans about ten numbered checkpoints over the budget.
+One long screen then shows how every candidate's scores move with the minutes, not only where they end, in
+``curve.png`` (the scores) and ``curve-samples.jpg`` (16 samples of each candidate at each point).
 
 A faster first pass than bench/quality.py (no script side); the winner goes to bench/quality.py for the race
 against the pytorch/examples script. Runs already screened (their ``screen.json``, ``curve.json``) are reused.
