@@ -169,7 +169,8 @@ def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
 
     import ganlab
     from ganlab.plots import plt, replacing
-    fig, axes = plt.subplots(1, len(rows), figsize=(3.6 * len(rows), 3.2))
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.6 * len(rows), 3.2), squeeze=False)
+    axes = axes[0]
     for ax, m in zip(axes, rows):
         for key, points in curves.items():
             ax.plot([r["minutes"] for r in points], [r[m] for r in points], "o-", label=key)
@@ -189,7 +190,7 @@ def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
             with torch.no_grad():
                 images = ganlab.load(work / "-s".join(key.rsplit(" s", 1)), r["checkpoint"]).sample(16, seed=0)
             ax.imshow(make_grid(images, nrow=4, padding=1).permute(1, 2, 0).numpy())
-            ax.set_title(f"{key.split(' s')[0]}, {r['minutes']:.1f} min", fontsize=9)
+            ax.set_title(f"{key.rsplit(' s', 1)[0]}, {r['minutes']:.1f} min", fontsize=9)
         for ax in row:
             ax.axis("off")
     fig.tight_layout()
