@@ -99,10 +99,10 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "ganlab", "eval", str(run), "--data", str(held), "--metrics",
                             "fid,swd", "--n", str(args.n), "--features", f"classifier:{args.classifier}"],
                            check=True, stdout=subprocess.DEVNULL)
-        import torch
-        state = torch.load(run / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
-        ada = state["method_state"].get("ada")
+        from ganlab.runs import checkpoint as ckpt
         from ganlab.runs.folder import RunDir
+        state = ckpt.load(RunDir(run).latest)
+        ada = state["method_state"].get("ada")
         found = [f["kind"] for f in RunDir(run).findings()]
         rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"], "health": found,
                       "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}

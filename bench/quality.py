@@ -137,10 +137,9 @@ def ganlab_child(spec: dict) -> None:
         rc = main(["train", *spec["argv"]])
     except Deadline:
         return
-    import torch
+    from ganlab.runs import checkpoint as ckpt
     from ganlab.runs.folder import RunDir
-    state = torch.load(RunDir(spec["argv"][spec["argv"].index("--out") + 1]).latest, map_location="cpu",
-                       weights_only=False) if rc == 0 else {}
+    state = ckpt.load(RunDir(spec["argv"][spec["argv"].index("--out") + 1]).latest) if rc == 0 else {}
     if (state.get("budget") or {}).get("stopped_at") is not None:
         # a run with its own time budget (--minutes or train.minutes) ended itself by its deadline, final checkpoint
         # written: what it ended with is every snapshot still due, at the time it ended
