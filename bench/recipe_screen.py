@@ -107,8 +107,8 @@ def main():
             print(f"{name} s{seed}: " + ", ".join(f"{k} {out.get(k, float('nan')):.4g}" for k in ["iters", *rows]),
                   flush=True)
     if args.curve:
-        curves = {f"{name} s{seed}": curve(args.work / f"{name}-s{seed}", args.curve, split["heldout"], clf, metrics,
-                                           args.n, seed)
+        curves = {(name, seed): curve(args.work / f"{name}-s{seed}", args.curve, split["heldout"], clf, metrics,
+                                      args.n, seed)
                   for name, sets, seed in cands}
         pictures(args.work, curves, [m for m in ("swd", "fid", "kid", "recall", "coverage") if m in rows],
                  f"{args.data.name}, {args.image_size}x{args.image_size}, one core each, n={args.n} vs {args.held_out} "
@@ -116,8 +116,7 @@ def main():
         print(f"\nscores along the way (the checkpoint nearest every {args.curve:g} min; pictures: "
               f"{args.work / 'curve.png'}, {args.work / 'curve-samples.jpg'})")
         print(f"{'candidate':<14}{'seed':>5}{'min':>7}" + "".join(f"{short(m):>10}" for m in rows))
-        for key, points in curves.items():
-            name, seed = key.rsplit(" s", 1)
+        for (name, seed), points in curves.items():
             for r in points:
                 print(f"{name:<14}{seed:>5}{r['minutes']:>7.1f}" + "".join(f"{r.get(m, float('nan')):>10.4g}"
                                                                           for m in rows))
@@ -150,20 +149,23 @@ def curve(run: Path, every: float, heldout_dir: Path, clf: Path, metrics: list[s
     end = max(times.values())
     want = {min(times, key=lambda p: abs(times[p] - t)) for t in
             (every * k for k in range(1, round(end / every) + 1))}
+    def key(path):
+        return f"{path.name}@{times[path]:.2f}"
+
     for path in sorted(want, key=times.get):
-        key = f"{path.name}@{times[path]:.2f}"
-        if key not in done:
+        if key(path) not in done:
             scores = heldout.evaluate(run, heldout_dir, clf, metrics, n, seed, checkpoint=str(path))
-            done[key] = {"minutes": times[path], "checkpoint": path.name, **scores}
+            done[key(path)] = {"minutes": times[path], "checkpoint": path.name, **scores}
             cache.write_text(json.dumps(done, indent=1))
             print(f"{run.name} {path.stem} at {times[path]:.1f} min: "
                   + ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, (int, float))), flush=True)
-    return sorted((done[f"{p.name}@{times[p]:.2f}"] for p in want), key=lambda r: r["minutes"])
+    return sorted((done[key(p)] for p in want), key=lambda r: r["minutes"])
 
 
 def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
     """``work/curve.png``: each metric against the training minutes, a line per candidate; and
-    ``work/curve-samples.jpg``: 16 samples (seed 0) of each candidate (rows) at each point (columns)."""
+    ``work/curve-samples.jpg``: 16 samples (seed 0) of each candidate (rows) at each point (columns). ``curves``
+    maps (name, seed) to ``curve``'s points of the run ``work/NAME-sSEED``."""
     import torch
     from torchvision.utils import make_grid
 
@@ -172,8 +174,8 @@ def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
     fig, axes = plt.subplots(1, len(rows), figsize=(3.6 * len(rows), 3.2), squeeze=False)
     axes = axes[0]
     for ax, m in zip(axes, rows):
-        for key, points in curves.items():
-            ax.plot([r["minutes"] for r in points], [r[m] for r in points], "o-", label=key)
+        for (name, seed), points in curves.items():
+            ax.plot([r["minutes"] for r in points], [r[m] for r in points], "o-", label=f"{name} s{seed}")
         ax.set_title(m)
         ax.set_xlabel("training minutes")
         ax.grid(alpha=0.3)
@@ -185,12 +187,12 @@ def pictures(work: Path, curves: dict, rows: list[str], title: str) -> None:
     plt.close(fig)
     cols = max(len(points) for points in curves.values())
     fig, axes = plt.subplots(len(curves), cols, figsize=(2.6 * cols, 2.8 * len(curves)), squeeze=False)
-    for row, (key, points) in zip(axes, curves.items()):
+    for row, ((name, seed), points) in zip(axes, curves.items()):
         for ax, r in zip(row, points):
             with torch.no_grad():
-                images = ganlab.load(work / "-s".join(key.rsplit(" s", 1)), r["checkpoint"]).sample(16, seed=0)
+                images = ganlab.load(work / f"{name}-s{seed}", r["checkpoint"]).sample(16, seed=0)
             ax.imshow(make_grid(images, nrow=4, padding=1).permute(1, 2, 0).numpy())
-            ax.set_title(f"{key.rsplit(' s', 1)[0]}, {r['minutes']:.1f} min", fontsize=9)
+            ax.set_title(f"{name}, {r['minutes']:.1f} min", fontsize=9)
         for ax in row:
             ax.axis("off")
     fig.tight_layout()

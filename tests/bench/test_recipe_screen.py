@@ -65,3 +65,23 @@ def test_a_run_without_a_budget_is_refused_by_name(run):
     used["epoch-0009.pt"] = None
     with pytest.raises(SystemExit, match="epoch-0009.pt records no training time"):
         recipe_screen.curve(folder, 15, Path("h"), Path("c"), ["fid"], 10, 0)
+
+
+def test_a_real_run_is_scored_at_its_end_and_drawn(tmp_path, tiny_config, monkeypatch):
+    """A tiny run with a time budget: its checkpoints record their training time, the end is scored, and the
+    pictures load each point's generator (two candidates: two rows of samples)."""
+    from PIL import Image
+
+    from ganlab.train import train
+    for name in ("a", "b"):
+        train(tiny_config(**{"train.epochs": 2, "train.minutes": 5}), out=tmp_path / f"{name}-s0", log=lambda *a: None)
+    monkeypatch.setattr(recipe_screen.heldout, "evaluate", lambda *a, **k: {"swd": 1.0, "fid": 2.0})
+    curves = {(name, 0): recipe_screen.curve(tmp_path / f"{name}-s0", 0.001, Path("h"), Path("c"), ["fid"], 10, 0)
+              for name in ("a", "b")}
+    for points in curves.values():
+        assert points and points[-1]["checkpoint"] in ("latest.pt", "epoch-0002.pt") and points[-1]["minutes"] > 0
+    recipe_screen.pictures(tmp_path, curves, ["swd", "fid"], "tiny")
+    assert Image.open(tmp_path / "curve.png").size[0] > 0
+    one = Image.open(tmp_path / "curve-samples.jpg").size
+    recipe_screen.pictures(tmp_path, {("a", 0): curves[("a", 0)]}, ["swd", "fid"], "tiny")
+    assert Image.open(tmp_path / "curve-samples.jpg").size[1] < one[1]  # a row per candidate
