@@ -5,7 +5,7 @@ KID, precision/recall/density/coverage in the features of a classifier trained o
 
     python bench/recipe_screen.py --candidates NAME='KEY=VALUE KEY=VALUE' [NAME=...] [--recipe dcgan]
         [--data ../shared/data/anime-faces/images --labels ../shared/data/anime-faces/tags.csv]
-        [--image-size 64] [--minutes 8] [--n 2000] [--seed 0] [--work /tmp/ganlab-screen] [--cond]
+        [--image-size 64] [--minutes 8] [--n 2000] [--seeds 0,1,2] [--work /tmp/ganlab-screen] [--cond]
 
 With ``--cond`` the candidates train on the training part's tags (conditional methods) and are also scored by
 ``cond_acc``: the share of samples whose asked tags the classifier reads back, with the same samples' asked tags
@@ -123,9 +123,16 @@ def main():
     print(f"\n{args.minutes:g} min on one core each, {args.image_size}x{args.image_size}, n={args.n} vs "
           f"{args.held_out} held-out images")
     print(f"{'candidate':<14}{'seed':>5}{'iters':>7}" + "".join(f"{short(m):>10}" for m in rows))
+    results = {}
     for name, sets, seed in cands:
         r = json.loads((args.work / f"{name}-s{seed}" / "screen.json").read_text())
+        results.setdefault(name, []).append(r)
         print(f"{name:<14}{seed:>5}{r['iters']:>7}" + "".join(f"{r.get(m, float('nan')):>10.4g}" for m in rows))
+    if any(len(rs) > 1 for rs in results.values()):
+        print("\nover the seeds: median [lowest, highest]")
+        for name, rs in results.items():
+            print(f"{name:<14}{len(rs):>4}s " + "  ".join(f"{short(m)} {spread([r.get(m) for r in rs])}"
+                                                       for m in rows))
 
 
 def curve(run: Path, every: float, heldout_dir: Path, clf: Path, metrics: list[str], n: int,
@@ -207,6 +214,15 @@ def cond_rows(labels: Path) -> list[str]:
     with open(labels, newline="") as f:
         names = [c for c in next(csv.reader(f)) if c != "file"]
     return [r for a in names for r in (f"cond_acc/{a}", f"cond_acc/{a}/shuffled")]
+
+
+def spread(values: list) -> str:
+    """``median [lowest, highest]`` of the seeds' values of one score (those that have it)."""
+    import statistics
+    vs = [v for v in values if isinstance(v, (int, float))]
+    if not vs:
+        return "-"
+    return f"{statistics.median(vs):.4g} [{min(vs):.4g}, {max(vs):.4g}]"
 
 
 def short(row: str) -> str:

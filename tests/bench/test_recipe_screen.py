@@ -85,3 +85,11 @@ def test_a_real_run_is_scored_at_its_end_and_drawn(tmp_path, tiny_config, monkey
     one = Image.open(tmp_path / "curve-samples.jpg").size
     recipe_screen.pictures(tmp_path, {("a", 0): curves[("a", 0)]}, ["swd", "fid"], "tiny")
     assert Image.open(tmp_path / "curve-samples.jpg").size[1] < one[1]  # a row per candidate
+
+
+def test_the_seeds_are_summed_up_as_median_and_range():
+    """Several seeds of a candidate are read as one figure with its spread; a seed that lacks a score (a metric
+    not computed) is left out rather than counted as zero."""
+    assert recipe_screen.spread([12.0, 8.5, 30.0]) == "12 [8.5, 30]"
+    assert recipe_screen.spread([4.0, None, 2.0]) == "3 [2, 4]"
+    assert recipe_screen.spread([None]) == "-"
