@@ -84,8 +84,8 @@ def _default_signals():  # a background job (nohup, &) starts with SIGINT ignore
 
 
 def outcome(run_dir: Path) -> dict:
-    import torch
-    state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False, map_location="cpu")
+    from ganlab.runs.checkpoint import load_run_state
+    state = load_run_state(run_dir / "checkpoints" / "latest.pt")
     iters = [json.loads(x)["iter"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     evals = [(r["epoch"], r["metric"], r["value"]) for r in map(json.loads,
              (run_dir / "eval.jsonl").read_text().splitlines())] if (run_dir / "eval.jsonl").exists() else []

@@ -430,8 +430,8 @@ def part_batches(ctx) -> dict:
 
 
 def _weights(run):
-    import torch
-    state = torch.load(Path(run) / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)
+    from ganlab.runs.checkpoint import load_run_state
+    state = load_run_state(Path(run) / "checkpoints" / "latest.pt")
     return state, {f"{n}/{k}": v for n, m in state["modules"].items() for k, v in m.items()}
 
 
