@@ -62,6 +62,10 @@ class Thresholds:
       at least mse_share of the mean image's (digits 16x16 in [-1, 1]: 0.23). vae with kl_weight 1000: KL 0.31 ->
       0.017 in 20 iterations, MSE 0.31.
     patience_warn: evaluations without improvement after which no_progress warns when eval.patience is unset.
+    memorised_epochs: a D that wins from this epoch on, with no augmentation of its inputs, has most likely memorised
+      the training set, and the advice says to augment. fast64 at 64x64 on the anime faces and CelebA 10k (one core,
+      docs/benchmarks.md, the recipe ladder): healthy for 60 to 90 epochs, then d_won at epochs 62, 74 and 92; with
+      DiffAugment the same runs stayed healthy. The broken settings above win within their first 2 epochs.
     """
     window: int = 40
     separation: float = 0.95
@@ -78,6 +82,7 @@ class Thresholds:
     kl_floor: float = 0.05
     mse_share: float = 0.9
     patience_warn: int = 5
+    memorised_epochs: int = 10
 
 
 THRESHOLDS = Thresholds()
@@ -126,7 +131,8 @@ def _fmt(v: float) -> str:
 
 class HealthMonitor:
     """Reads the loop's records, grids and evaluations; returns findings. ``settings`` are the learning rates and
-    such that the advice names (``d_lr``, ``g_lr``, ``n_critic``, ``clip``...)."""
+    such that the advice names (``d_lr``, ``g_lr``, ``n_critic``, ``clip``...), and ``augmented``: whether D's inputs
+    are augmented."""
 
     def __init__(self, loss: Optional[LossTraits] = None, settings: Optional[dict] = None,
                  patience: Optional[int] = None, thresholds: Thresholds = THRESHOLDS):
@@ -211,6 +217,10 @@ class HealthMonitor:
         if crit and crit > 1:
             advice += f", fewer D steps (train.n_critic={crit})"
         advice += ", spectral norm, or R1"
+        epoch = run[0].get("epoch")
+        if epoch is not None and epoch >= self.t.memorised_epochs and not self.settings.get("augmented"):
+            advice = (f"after {epoch} epochs D has most likely memorised the training set: augment its inputs "
+                      f"(tricks.diffaug=[translation,cutout], or tricks.ada=true), or {advice}")
         return self._finding(
             "d_won", HARD, began,
             f"the discriminator has won for {n} iterations ({what}, G loss {_fmt(last['g_loss'])}); the generator gets "

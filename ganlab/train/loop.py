@@ -594,7 +594,8 @@ class Trainer:
             return None
         loss = self.method.loss if isinstance(self.method, AdversarialMethod) else None
         settings = {"d_lr": cfg.optim.d_lr, "g_lr": cfg.optim.g_lr, "n_critic": cfg.train.n_critic,
-                    "clip": cfg.objective.clip, "kl_weight": cfg.vae.kl_weight}
+                    "clip": cfg.objective.clip, "kl_weight": cfg.vae.kl_weight,
+                    "augmented": bool(cfg.tricks.diffaug) or bool(cfg.tricks.ada)}
         return health.HealthMonitor(None if loss is None else health.LossTraits.of(loss), settings,
                                     cfg.eval.patience)
 

@@ -66,6 +66,27 @@ def test_the_discriminator_has_won():
     assert "discriminator has won" in f.line() and "d_lr=1000" in f.message and f.line().startswith("health: step ")
 
 
+def won_from_epoch(epoch):
+    recs = healthy(100) + stream(100, 100, d_real=0.99, d_fake=0.01, d_loss=0.03, g_loss=6.0)
+    for r in recs:
+        r["epoch"] = epoch if r["iter"] >= 100 else max(0, epoch - 1)
+    return recs
+
+
+def test_a_late_win_without_augmentation_is_read_as_memorising_the_set():
+    """A D that wins after many epochs has most likely memorised the set: the advice says to augment its inputs,
+    unless they are augmented already; a win in the first epochs keeps the usual advice."""
+    late = feed(HealthMonitor(BCE, {"d_lr": 2e-4, "g_lr": 2e-4}), won_from_epoch(62))
+    assert [f.kind for f in late] == ["d_won"]
+    assert "after 62 epochs D has most likely memorised" in late[0].message and "tricks.diffaug" in late[0].message
+    assert "d_lr=0.0002" in late[0].message
+    augmented = feed(HealthMonitor(BCE, {"augmented": True}), won_from_epoch(62))
+    early = feed(HealthMonitor(BCE), won_from_epoch(1))
+    for found in (augmented, early):
+        assert [f.kind for f in found] == ["d_won"] and "memorised" not in found[0].message
+        assert "tricks.diffaug" not in found[0].message
+
+
 def test_a_won_discriminator_with_several_critic_steps_is_found_without_g_loss_on_every_record():
     m = HealthMonitor(BCE, {"n_critic": 5})
     recs = stream(100, d_real=0.999, d_fake=0.001, d_loss=0.002)
