@@ -305,11 +305,11 @@ DEFAULT_RECIPE = "dcgan"
 # the recipe ``ganlab train --data FOLDER`` uses without --recipe, by image size and time budget (train.minutes):
 # each size's ladder of (the budget in minutes a rung starts at, recipe), the best images per CPU-minute measured
 # with bench/quality.py and bench/recipe_screen.py (docs/benchmarks.md, Quality); a run without a budget takes
-# the first rung. At 64x64 from 45 minutes: fast64-long (rates decayed over the budget, DiffAugment), planned for an
-# hour, was ahead of fast64 on the anime faces and CelebA from 42 minutes on, where fast64 had been stopped by D
-# memorising the set (d_won at 40 and 43 minutes), and slower than it in the first half hour (docs/benchmarks.md,
-# the recipe ladder). The other sizes have one rung: nothing longer is measured there
-RECIPE_LADDER = {16: ((0.0, "fast32"),), 32: ((0.0, "fast32"),), 64: ((0.0, "fast64"), (45.0, "fast64-long")),
+# the first rung. At 64x64 from 30 minutes: fast64-long (rates decayed over the budget, DiffAugment). Planned for
+# 30 minutes, it ended ahead of fast64 on the anime faces and CelebA with each seed raced, while fast64 was stopped
+# or worsening by then as D memorised the set (d_won at 28 to 43 minutes); in a run's first quarter hour it is the
+# slower one (docs/benchmarks.md, the recipe ladder). The other sizes have one rung: nothing longer is measured there
+RECIPE_LADDER = {16: ((0.0, "fast32"),), 32: ((0.0, "fast32"),), 64: ((0.0, "fast64"), (30.0, "fast64-long")),
                  128: ((0.0, "fast64"),)}
 RECOMMENDED_RECIPES = {size: rungs[0][1] for size, rungs in RECIPE_LADDER.items()}  # without a budget
 

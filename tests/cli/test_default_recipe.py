@@ -21,11 +21,11 @@ from ganlab.experiment import default_recipe, load_experiment
     ({"data.source": "/my/faces", "data.image_size": 48}, [], DEFAULT_RECIPE),  # refused later, by name
     ({"data.source": "/my/faces"}, ["method=vae"], DEFAULT_RECIPE),  # the fast recipes are GAN recipes
     ({"data.source": "/my/faces"}, ["method=gan"], "fast32"),
-    # a budget climbs the shipped ladder: at 64x64 fast64-long from 45 minutes (measured, docs/benchmarks.md);
+    # a budget climbs the shipped ladder: at 64x64 fast64-long from 30 minutes (measured, docs/benchmarks.md);
     # the other sizes have one rung
     ({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 10}, [], "fast64"),
-    ({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 44}, [], "fast64"),
-    ({"data.source": "/my/faces", "data.image_size": 64}, ["train.minutes=60"], "fast64-long"),
+    ({"data.source": "/my/faces", "data.image_size": 64, "train.minutes": 29}, [], "fast64"),
+    ({"data.source": "/my/faces", "data.image_size": 64}, ["train.minutes=30"], "fast64-long"),
     ({"data.source": "/my/faces", "data.image_size": 128, "train.minutes": 120}, [], "fast64"),
     ({"data.source": "/my/faces", "data.image_size": 32, "train.minutes": 60}, [], "fast32"),
 ])
