@@ -1,12 +1,18 @@
 """Fixtures shared by every test folder: test isolation, the tiny config, trained runs, pass-through features.
 Test modules take these as fixture arguments; nothing here is imported."""
 import os
+import signal
 from pathlib import Path
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A suite started in the background (nohup, &) inherits SIGINT ignored, and the trainer rightly leaves an ignored
+# signal alone; the tests that send SIGINT to check the trainer's handling need Python's usual handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class GivenFeatures(torch.nn.Module):
