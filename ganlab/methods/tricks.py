@@ -80,6 +80,11 @@ def uses_label_targets(tc) -> bool:
     return tc.real_label is not None or tc.fake_label is not None or tc.label_noise_beta is not None
 
 
+def augments_d_inputs(tc) -> bool:
+    """Whether D's inputs are augmented (DiffAugment or adaptive augmentation): what ``d_view`` applies."""
+    return bool(tc.diffaug) or bool(tc.ada)
+
+
 # --------------------------------------------------------------------------- DiffAugment
 
 def _as_list(x):

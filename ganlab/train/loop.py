@@ -27,7 +27,7 @@ from ganlab import devices, plots, precision
 from ganlab.config import Config, flatten
 from ganlab.devices import resolve as resolve_device
 from ganlab.errors import ConfigError, Interrupted, RunError, printable
-from ganlab.methods import METHODS, AdversarialMethod, Batch, DataInfo, build_method
+from ganlab.methods import METHODS, AdversarialMethod, Batch, DataInfo, build_method, tricks
 from ganlab.models import count_parameters, unwrap
 from ganlab.runs import checkpoint as ckpt
 from ganlab.runs import prepare
@@ -595,7 +595,7 @@ class Trainer:
         loss = self.method.loss if isinstance(self.method, AdversarialMethod) else None
         settings = {"d_lr": cfg.optim.d_lr, "g_lr": cfg.optim.g_lr, "n_critic": cfg.train.n_critic,
                     "clip": cfg.objective.clip, "kl_weight": cfg.vae.kl_weight,
-                    "augmented": bool(cfg.tricks.diffaug) or bool(cfg.tricks.ada)}
+                    "augmented": tricks.augments_d_inputs(cfg.tricks)}
         return health.HealthMonitor(None if loss is None else health.LossTraits.of(loss), settings,
                                     cfg.eval.patience)
 

@@ -303,3 +303,13 @@ def test_report_shows_a_badge_per_finding(tmp_path):
     html = run_card(s, 0)
     assert 'class="health hard"' in html and "d won from iteration 3" in html
     assert not math.isnan(s.health[0]["began"])
+
+
+@pytest.mark.parametrize("sets, augmented", [({}, False), ({"tricks.diffaug": ["translation"]}, True),
+                                             ({"tricks.ada": True}, True)])
+def test_the_monitor_knows_whether_d_inputs_are_augmented(tmp_path, tiny_config, sets, augmented):
+    """The loop tells the monitor whether D's inputs are augmented, which decides the late d_won's advice."""
+    from ganlab.runs.folder import RunDir
+    from ganlab.train.loop import Trainer
+    monitor = Trainer(tiny_config(**sets), RunDir(tmp_path / "run"), log=lambda *a: None)._health_monitor()
+    assert monitor.settings["augmented"] is augmented
