@@ -101,9 +101,10 @@ def main() -> None:
                            check=True, stdout=subprocess.DEVNULL)
         from ganlab.runs import checkpoint as ckpt
         from ganlab.runs.folder import RunDir
-        state = ckpt.load(RunDir(run).latest)
+        folder = RunDir(run)
+        state = ckpt.load(folder.latest)
         ada = state["method_state"].get("ada")
-        found = [f["kind"] for f in RunDir(run).findings()]
+        found = [f["kind"] for f in folder.findings()]
         rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"], "health": found,
                       "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}
     print(f"{data.name}: {args.size} training images, {args.held_out} held out; {args.recipe} at "
