@@ -3,7 +3,8 @@ side by side for the same minutes (``--minutes``, one core and one thread each) 
 shuffled set, and scored on ``--held-out`` images that neither side trained on.
 
     python bench/ada.py --data ../shared/data/celeba-10k --size 500 --classifier clf-celeba32.pt \\
-        [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada]
+        [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada] \\
+        [--ada-set tricks.ada_heuristic=rv]
 
 The split is fixed by ``--seed`` (a shuffle of the set's files; the held-out images are the shuffle's last ones),
 and both parts are folders of links in ``--work``. Each side is ``ganlab train --recipe R --minutes M`` (the time
@@ -64,6 +65,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default="/tmp/ganlab-ada")
     ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
+    ap.add_argument("--ada-set", action="append", default=[],
+                    help="more settings for the ADA side only, e.g. tricks.ada_heuristic=rv")
     args = ap.parse_args()
     data = Path(args.data)
     root = image_root(data)
@@ -85,7 +88,7 @@ def main() -> None:
                "--seed", str(args.seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",
                "--set", "train.on_failure=warn",  # both sides train for the whole time; findings are reported
                "--out", str(run)]
-        for s in args.set:
+        for s in args.set + (args.ada_set if side == "ada" else []):
             cmd += ["--set", s]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         procs[side] = subprocess.Popen(cmd, env=env, stdout=open(work / f"{side}.log", "w"), stderr=subprocess.STDOUT)

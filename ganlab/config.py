@@ -253,7 +253,14 @@ class TricksConfig:
                     "concatenated along channels; 1 = off")
     ada: bool = opt(False, help="adaptive discriminator augmentation (Karras et al. 2020): flips, translation, "
                     "colour and cutout of every D input, each with a probability p that follows D's overfitting")
-    ada_target: float = opt(0.6, min=0.0, help="ADA: the value of E[sign D(real)] that p is steered to (0 to 1)")
+    ada_heuristic: str = opt("rt", choices=("rt", "rv"),
+                             help="ADA: what p follows: rt = E[sign D(real)] on the training images (the paper's "
+                                  "default; also high when D is merely ahead of G), rv = half the gap between that "
+                                  "and E[sign D(real)] on images held out of training (the few per cent that "
+                                  "ganlab.methods.tricks.ada_held_out_count sets aside): high only when D has "
+                                  "memorised its images")
+    ada_target: Optional[float] = opt(None, min=0.0, help="ADA: the value of the heuristic that p is steered to "
+                                      "(0 to 1; null: 0.6 for rt, the paper's, and 0.2 for rv)")
     ada_interval: int = opt(4, min=1, help="ADA: D updates between adjustments of p")
     ada_images: int = opt(100_000, min=1, help="ADA: images over which p can move from 0 to 1 (its speed)")
 

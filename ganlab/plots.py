@@ -21,7 +21,7 @@ PANELS = {
     "loss": ("d_loss", "g_loss"),
     "D output": ("d_real", "d_fake"),
     "Wasserstein estimate": ("wasserstein",),
-    "augmentation p (ADA)": ("ada_p",),
+    "augmentation p and the overfitting heuristic r (ADA)": ("ada_p", "ada_r"),
 }
 
 

@@ -62,8 +62,10 @@ class AdversarialMethod(Method):
         self.d_updates = 0
         self.lecam_ema: torch.Tensor | None = None  # LeCam: [EMA of D's mean output on real, on fake], on device
         tc = cfg.tricks
-        self.ada = tricks.AdaptiveAugment(tc.ada_target, tc.ada_interval, tc.ada_images, cfg.train.batch_size,
-                                          self.device, process_mean) if tc.ada else None
+        self.ada = tricks.AdaptiveAugment(tricks.ada_target(tc), tc.ada_interval, tc.ada_images,
+                                          cfg.train.batch_size, self.device, process_mean,
+                                          tc.ada_heuristic) if tc.ada else None
+        self.ada_held_out: Batch | None = None  # the rv heuristic's images, never trained on (hold_out_for_d)
         self.G_ema: nn.Module | None = None
         self._ema_stale = False  # G_ema's weights moved since its batch-norm statistics were measured
 
@@ -184,9 +186,47 @@ class AdversarialMethod(Method):
             loss = loss + oc.lecam_weight * term
         # adaptive augmentation: D's signs on the real inputs steer the probability of augmenting (not a loss term)
         if self.ada is not None:
-            self.ada.observe(real_logits[0] if isinstance(real_logits, (list, tuple)) else real_logits)
-            stats["ada_p"] = self.ada.p
+            held = self.held_out_logits() if self.ada.wants_held_out() else None
+            self.ada.observe(real_logits[0] if isinstance(real_logits, (list, tuple)) else real_logits, held)
+            stats["ada_p"], stats["ada_r"] = self.ada.p, self.ada.r
         return loss
+
+    # --- the images D is checked on for overfitting (ADA's rv heuristic) -------------------------------------
+    def d_held_out_indices(self, n: int) -> torch.Tensor | None:
+        """The items of an n-item data set held out of training so that ADA's ``rv`` heuristic can compare D's
+        outputs on images it never trained on (``tricks.ada_held_out_count`` of them, drawn with the run's seed);
+        None when nothing is held out."""
+        if self.ada is None or self.ada.heuristic != "rv":
+            return None
+        g = torch.Generator().manual_seed(self.cfg.train.seed)
+        return torch.randperm(n, generator=g)[:tricks.ada_held_out_count(n)].sort().values
+
+    def training_indices(self, n: int) -> torch.Tensor | None:
+        held = self.d_held_out_indices(n)
+        if held is None:
+            return None
+        keep = torch.ones(n, dtype=torch.bool)
+        keep[held] = False
+        return keep.nonzero().flatten()
+
+    def hold_out_for_d(self, batch: Batch) -> None:
+        """Keep ``batch`` (the items of ``d_held_out_indices``, scaled like the training batches, on the device)."""
+        self.ada_held_out = batch
+
+    def real_logits(self, batch: Batch) -> torch.Tensor:
+        """D's logits [B] for real ``batch`` as D sees real data in training (augmented, with its condition)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def held_out_logits(self) -> torch.Tensor:
+        """D's logits on a batch of the held-out images (the training batch size, drawn at random with
+        replacement: a batch D can take whatever the packing)."""
+        held = self.ada_held_out
+        if held is None:
+            raise RuntimeError("ADA's rv heuristic needs the held-out images: the loop hands them over with "
+                               "hold_out_for_d before training")
+        idx = torch.randint(len(held), (self.cfg.train.batch_size,), device=held.x.device)
+        return self.real_logits(Batch(held.x[idx], {k: v[idx] for k, v in held.labels.items()})).float()
 
     # --- the update schedule -----------------------------------------------------------------------------
     def d_objective(self, batch: Batch):

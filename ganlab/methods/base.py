@@ -175,6 +175,14 @@ class Method:
         score (the VAE's test MSE) leave their test part out here."""
         return None
 
+    def d_held_out_indices(self, n: int) -> torch.Tensor | None:
+        """The items of an n-item data set that the method checks its critic on and never trains on (handed over
+        with ``hold_out_for_d``); None for none."""
+        return None
+
+    def hold_out_for_d(self, batch: "Batch") -> None:
+        """Receive the items of ``d_held_out_indices`` as a batch on the method's device."""
+
     def extra_state(self) -> dict:
         return {"g_steps": self.g_steps}
 

@@ -52,6 +52,9 @@ class BiGAN(GAN):
     def pair_logits(self, x_in, z):
         return self.D(x_in, z)
 
+    def real_logits(self, batch):
+        return self.pair_logits(self.d_view(batch.x), self.E(batch.x))
+
     def d_objective(self, batch):
         """D's phase: pairs (x, E(x)) are real, (G(z), z) fake; nothing is handed to G's phase."""
         n = len(batch)

@@ -77,6 +77,9 @@ class GAN(AdversarialMethod):
         """(logits [B], {head: output}) of D for an input D sees and its condition."""
         return self.D(d_in), {}
 
+    def real_logits(self, batch: Batch) -> torch.Tensor:
+        return self.critic_out(self.d_view(self.real_input(batch)), self.real_cond(batch))[0]
+
     def d_extra(self, batch: Batch, scores: "Scores"):
         """Extra D loss (None for none) and its statistics, from D's scores of the batch."""
         return None, {}

@@ -172,36 +172,71 @@ def ada_augment(x, p: torch.Tensor):
     return type(x)(xs) if was_list else xs[0]
 
 
-class AdaptiveAugment:
-    """ADA's controller (Karras et al. 2020): every ``interval`` D updates, the overfitting heuristic
-    r = E[sign(D(real))] over them moves p by ``batch * interval / images`` towards more augmentation when r is over
-    ``target`` and less when under (clamped to [0, 1]). p and the running sum stay on the device; averaged over the
-    processes of a distributed run; saved in checkpoints."""
+ADA_TARGETS = {"rt": 0.6, "rv": 0.2}  # tricks.ada_target when null, per heuristic
 
-    def __init__(self, target: float, interval: int, images: int, batch: int, device, mean=lambda t: t):
+
+def ada_target(tc) -> float:
+    """The value of ``tricks.ada_heuristic`` that p is steered to: ``tricks.ada_target``, or the heuristic's own."""
+    return ADA_TARGETS[tc.ada_heuristic] if tc.ada_target is None else tc.ada_target
+
+
+def ada_held_out_count(n: int) -> int:
+    """How many of an n-image training set the ``rv`` heuristic holds out of training to compare D's outputs on:
+    one in twenty, at least 16 (but no more than a quarter of the set) and at most 256."""
+    return min(256, max(16, n // 20), n // 4)
+
+
+class AdaptiveAugment:
+    """ADA's controller (Karras et al. 2020): every ``interval`` D updates, an overfitting heuristic r over them
+    moves p by ``batch * interval / images`` towards more augmentation when r is over ``target`` and less when
+    under (clamped to [0, 1]). The heuristic (``tricks.ada_heuristic``):
+
+    - ``rt``: E[sign D(x)] over the training images D saw (the paper's r_t);
+    - ``rv``: half the gap between that and E[sign D(x)] on a batch of images held out of training, scored once
+      per interval (``wants_held_out``): 0 while D judges images it never trained on like those it did, 1 when
+      it calls every training image real and every held-out one fake, i.e. has memorised its set.
+
+    p, r and the running sums stay on the device; averaged over the processes of a distributed run; saved in
+    checkpoints."""
+
+    def __init__(self, target: float, interval: int, images: int, batch: int, device, mean=lambda t: t,
+                 heuristic: str = "rt"):
         self.target, self.interval, self.images, self.batch = target, interval, images, batch
+        self.heuristic = heuristic
         self.p = torch.zeros((), device=device)
+        self.r = torch.zeros((), device=device)  # the heuristic over the last interval (logged as ada_r)
         self.total = torch.zeros((), device=device)
         self.count = 0
         self.mean = mean  # the mean over processes (identity in one process)
 
-    def observe(self, real_logits: torch.Tensor) -> None:
+    def wants_held_out(self) -> bool:
+        """Whether the next ``observe`` ends an interval of the ``rv`` heuristic, so needs D's held-out outputs."""
+        return self.heuristic == "rv" and self.count + 1 >= self.interval
+
+    def observe(self, real_logits: torch.Tensor, held_out_logits: torch.Tensor | None = None) -> None:
         self.total = self.total + torch.sign(real_logits.detach().float()).mean()
         self.count += 1
         if self.count >= self.interval:
-            r = self.mean(self.total / self.count)
+            r = self.total / self.count
+            if self.heuristic == "rv":
+                if held_out_logits is None:
+                    raise RuntimeError("the rv heuristic needs D's outputs on held-out images at the interval's end")
+                r = (r - torch.sign(held_out_logits.detach().float()).mean()) / 2
+            r = self.r = self.mean(r)
             self.p = (self.p + torch.sign(r - self.target) * (self.batch * self.count / self.images)).clamp(0, 1)
             self.total = torch.zeros_like(self.total)
             self.count = 0
 
     def state(self) -> dict:
-        return {"p": self.p, "total": self.total, "count": self.count}
+        return {"p": self.p, "total": self.total, "count": self.count, "r": self.r}
 
     def load(self, state: dict) -> None:
         dev = self.p.device
         self.p = state["p"].to(dev, torch.float32)
         self.total = state["total"].to(dev, torch.float32)
         self.count = int(state["count"])
+        if "r" in state:  # checkpoints before r was logged: the next interval sets it
+            self.r = state["r"].to(dev, torch.float32)
 
 
 # --------------------------------------------------------------------------- packing
@@ -309,9 +344,13 @@ def validate(cfg) -> None:
     if tc.diffaug and cfg.data.is_points():
         raise ConfigError(f"tricks.diffaug={tc.diffaug} with data.source={cfg.data.source}: DiffAugment changes "
                           "images (colour, shifts, cut-outs); 2-D points have none. Drop tricks.diffaug.")
-    if not 0 <= tc.ada_target <= 1:
-        raise ConfigError(f"tricks.ada_target: {tc.ada_target} is not a value of E[sign D(real)]; give one between 0 "
-                          "and 1 (the paper's 0.6)")
+    if tc.ada_target is not None and not 0 <= tc.ada_target <= 1:
+        raise ConfigError(f"tricks.ada_target: {tc.ada_target} is not a value of the heuristic "
+                          f"(tricks.ada_heuristic={tc.ada_heuristic}); give one between 0 and 1, or null for "
+                          f"{ADA_TARGETS[tc.ada_heuristic]}")
+    if not tc.ada and tc.ada_heuristic != "rt":  # (not ada_target: the runs of older versions recorded 0.6)
+        raise ConfigError(f"tricks.ada_heuristic={tc.ada_heuristic} has no effect without tricks.ada=true (the "
+                          "adaptive augmentation it steers); set tricks.ada=true or drop it")
     if tc.ada and tc.diffaug:
         raise ConfigError(f"tricks.ada with tricks.diffaug={tc.diffaug}: both augment D's inputs, and ADA adapts how "
                           "often its own pipeline (flip, translation, colour, cutout) is applied; drop one.")

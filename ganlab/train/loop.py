@@ -97,13 +97,19 @@ class Trainer:
         self.batch_size = min(tc.batch_size, self.n // self.world)
         if self.batch_size < 1:
             held = ("" if self.train_index is None else
-                    f" once {len(dataset) - self.n} of its {len(dataset)} are held out for {cfg.method}'s held-out score")
+                    f" once {len(dataset) - self.n} of its {len(dataset)} are held out of training")
             raise ConfigError(f"the data set has {self.n} items to train on{held}: too few for {self.world} "
                               "process(es); use more images")
         if self.batch_size < 2 and any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
                                        for m in self.method.modules().values() for layer in m.modules()):
             raise ConfigError(f"batches of {self.batch_size} item cannot be used with batch norm ({self.n} items to "
                               "train on); use more images or set model.g_norm/model.d_norm to none")
+        held = self.method.d_held_out_indices(len(dataset))
+        if held is not None:  # images D is checked on for memorising, never trained on (ADA's rv heuristic)
+            self.method.hold_out_for_d(self.batch(held.to(self.device)))
+            if self.rank == 0:
+                self.log(f"held out of training: {len(held)} of the {len(dataset)} images, to tell whether D has "
+                         "memorised the others (tricks.ada_heuristic=rv)")
         self.iters_per_epoch = (self.n // self.world) // self.batch_size
         self.epoch, self.iter_in_epoch, self.global_iter = 0, 0, 0
         self.history: list[dict] = []
