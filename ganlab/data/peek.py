@@ -114,6 +114,7 @@ def small_set_augmentation(values: dict, sets: list[str]) -> tuple[list[str], st
     n = min(n, int(limit)) if limit is not None else n
     if not 0 < n < ADA_BELOW:
         return [], ""
-    return ["tricks.ada=true"], (f"augmentation: {n:,} images is a small set, where D memorises its images; "
-                                 "adaptive augmentation is on (tricks.ada=true: flips, shifts, colour and cut-outs as "
-                                 "often as D needs; --set tricks.ada=false to turn it off)")
+    sets = ["tricks.ada=true"] + ([] if "tricks.ada_heuristic" in given else ["tricks.ada_heuristic=rv"])
+    return sets, (f"augmentation: {n:,} images is a small set, where D memorises its images; adaptive augmentation "
+                  "is on (tricks.ada=true: flips, shifts, colour and cut-outs as often as D needs, judged on a few "
+                  "images held out of training; --set tricks.ada=false to turn it off)")

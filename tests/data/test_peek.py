@@ -60,7 +60,9 @@ def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path, 
     from ganlab.data.peek import ADA_BELOW, small_set_augmentation
     d = folder(tmp_path, 64, 64, n=10)
     extra, said = small_set_augmentation({"data.source": str(d)}, [])
-    assert extra == ["tricks.ada=true"] and "10 images is a small set" in said and "--set tricks.ada=false" in said
+    assert extra == ["tricks.ada=true", "tricks.ada_heuristic=rv"]  # rv: p rises only once D memorises
+    assert "10 images is a small set" in said and "--set tricks.ada=false" in said
+    assert small_set_augmentation({"data.source": str(d)}, ["tricks.ada_heuristic=rt"])[0] == ["tricks.ada=true"]
     for values, sets in (({"data.source": str(d)}, ["tricks.ada=false"]),      # the user's word stands
                          ({"data.source": str(d)}, ["tricks.diffaug=[color]"]),  # or their own augmentation
                          ({"data.source": "digits"}, [])):
