@@ -165,6 +165,8 @@ def ada_augment(x, p: torch.Tensor):
     if not xs:
         return x
     b, dev = xs[0].shape[0], xs[0].device
+    if p.device.type == "cpu" and float(p) == 0:  # nothing to apply, and reading p costs no wait on the CPU: skip
+        return x                                   # the pipeline (on a GPU it runs through, to keep p unread)
     for op in ADA_OPS:
         on = (torch.rand(b, device=dev) < p).view(b, 1, 1, 1)
         changed = [t.flip(3) for t in xs] if op == "flip" else _as_list(diff_augment(list(xs), [op]))[0]
