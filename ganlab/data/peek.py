@@ -20,6 +20,7 @@ SAMPLE = 48           # files whose headers are read
 LARGEST_DEFAULT = 64  # the largest size chosen without asking: the recommended recipes were measured up to it
 SHORT_BUDGET = 5.0    # minutes under which 32x32 is chosen even for large images (a 64x64 step costs ~4x)
 ADA_BELOW = 1000      # folders with fewer images train with ADA: it helped or held at 500 images, hurt at 2,000 (README)
+RV_FROM = 320         # ADA judges by held-out images (rv) from here: below, its 16 would be over 5% of the set
 
 
 def image_folder(source: str, fmt: str) -> Optional[Path]:
@@ -114,7 +115,8 @@ def small_set_augmentation(values: dict, sets: list[str]) -> tuple[list[str], st
     n = min(n, int(limit)) if limit is not None else n
     if not 0 < n < ADA_BELOW:
         return [], ""
-    sets = ["tricks.ada=true"] + ([] if "tricks.ada_heuristic" in given else ["tricks.ada_heuristic=rv"])
-    return sets, (f"augmentation: {n:,} images is a small set, where D memorises its images; adaptive augmentation "
-                  "is on (tricks.ada=true: flips, shifts, colour and cut-outs as often as D needs, judged on a few "
-                  "images held out of training; --set tricks.ada=false to turn it off)")
+    rv = n >= RV_FROM and "tricks.ada_heuristic" not in given
+    return ["tricks.ada=true"] + (["tricks.ada_heuristic=rv"] if rv else []), (
+        f"augmentation: {n:,} images is a small set, where D memorises its images; adaptive augmentation is on "
+        "(tricks.ada=true: flips, shifts, colour and cut-outs as often as D needs"
+        + (", judged on a few images held out of training" if rv else "") + "; --set tricks.ada=false to turn it off)")

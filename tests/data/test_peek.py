@@ -55,14 +55,20 @@ def test_the_command_line_chooses_before_the_recipe(tmp_path, capsys):
     assert "training at 64x64" in out and "recipe: fast64 (recommended for your own images at 64x64" in out
 
 
-def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path, capsys):
+def test_a_small_folder_trains_with_adaptive_augmentation_and_says_so(tmp_path, capsys, monkeypatch):
     from ganlab.cli import main
+    from ganlab.data import peek
     from ganlab.data.peek import ADA_BELOW, small_set_augmentation
     d = folder(tmp_path, 64, 64, n=10)
     extra, said = small_set_augmentation({"data.source": str(d)}, [])
-    assert extra == ["tricks.ada=true", "tricks.ada_heuristic=rv"]  # rv: p rises only once D memorises
-    assert "10 images is a small set" in said and "--set tricks.ada=false" in said
+    assert extra == ["tricks.ada=true"]  # 10 images: too few to hold 16 out for the rv heuristic
+    assert "10 images is a small set" in said and "--set tricks.ada=false" in said and "held out" not in said
+    monkeypatch.setattr(peek, "RV_FROM", 10)  # a folder large enough for rv: p rises only once D memorises
+    extra, said = small_set_augmentation({"data.source": str(d)}, [])
+    assert extra == ["tricks.ada=true", "tricks.ada_heuristic=rv"] and "held out of training" in said
     assert small_set_augmentation({"data.source": str(d)}, ["tricks.ada_heuristic=rt"])[0] == ["tricks.ada=true"]
+    monkeypatch.undo()
+    assert 20 * 16 == peek.RV_FROM  # where tricks.ada_held_out_count's 16 images are 5% of the set
     for values, sets in (({"data.source": str(d)}, ["tricks.ada=false"]),      # the user's word stands
                          ({"data.source": str(d)}, ["tricks.diffaug=[color]"]),  # or their own augmentation
                          ({"data.source": "digits"}, [])):
