@@ -104,12 +104,12 @@ class Trainer:
                                        for m in self.method.modules().values() for layer in m.modules()):
             raise ConfigError(f"batches of {self.batch_size} item cannot be used with batch norm ({self.n} items to "
                               "train on); use more images or set model.g_norm/model.d_norm to none")
-        held = self.method.d_held_out_indices(len(dataset))
-        if held is not None:  # images D is checked on for memorising, never trained on (ADA's rv heuristic)
-            self.method.hold_out_for_d(self.batch(held.to(self.device)))
+        d_held = self.method.d_held_out_indices(len(dataset))
+        if d_held is not None:  # images D is checked on for memorising, never trained on (ADA's rv heuristic)
+            self.method.hold_out_for_d(self.batch(d_held.to(self.device)))
             if self.rank == 0:
-                self.log(f"held out of training: {len(held)} of the {len(dataset)} images, to tell whether D has "
-                         "memorised the others (tricks.ada_heuristic=rv)")
+                self.log(f"held out of training: {len(d_held)} of the {len(dataset)} images, to tell whether D "
+                         "has memorised the others (tricks.ada_heuristic=rv)")
         self.iters_per_epoch = (self.n // self.world) // self.batch_size
         self.epoch, self.iter_in_epoch, self.global_iter = 0, 0, 0
         self.history: list[dict] = []
