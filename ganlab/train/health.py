@@ -190,8 +190,13 @@ class HealthMonitor:
         return Finding(kind, severity, int(last.get("g_step", 0)), int(last["iter"]), int(began), message, values)
 
     def _lrs(self) -> str:
-        s = self.settings
-        return ", ".join(f"{k}={s[k]:g}" for k in ("d_lr", "g_lr") if s.get(k) is not None)
+        """The learning rates as set, and where a schedule (``optim.lr_decay``) has moved them, as they are now
+        (``settings["lr_now"]``: {"d_lr": ..., "g_lr": ...}, kept up to date by the loop)."""
+        s, now = self.settings, self.settings.get("lr_now") or {}
+        said = ", ".join(f"{k}={s[k]:g}" for k in ("d_lr", "g_lr") if s.get(k) is not None)
+        moved = [f"{k}={now[k]:.2g}" for k in ("d_lr", "g_lr")
+                 if s.get(k) and now.get(k) is not None and abs(now[k] - s[k]) > 0.01 * abs(s[k])]
+        return said + (f", decayed to {', '.join(moved)} by now" if said and moved else "")
 
     def _d_won(self) -> Optional[Finding]:
         L = self.loss

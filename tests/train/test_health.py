@@ -87,6 +87,18 @@ def test_a_late_win_without_augmentation_is_read_as_memorising_the_set():
         assert "tricks.diffaug" not in found[0].message
 
 
+def test_the_advice_quotes_the_rates_a_schedule_has_decayed_them_to():
+    """Late in a run whose rates decay (optim.lr_decay), "try lower learning rates (you have 0.0002)" would send a
+    user to change rates that are already far lower: the advice says both what was set and what is in force."""
+    recs = healthy(3) + stream(100, 3, d_real=1.0, d_fake=0.0, d_loss=0.0, g_loss=lambda i, r: 1e9 + i)
+    decayed = feed(HealthMonitor(BCE, {"d_lr": 2e-4, "g_lr": 2e-4, "lr_now": {"d_lr": 1.2e-5, "g_lr": 1.2e-5}}),
+                   recs)
+    assert [f.kind for f in decayed] == ["d_won"]
+    assert "you have d_lr=0.0002, g_lr=0.0002, decayed to d_lr=1.2e-05, g_lr=1.2e-05 by now" in decayed[0].message
+    constant = feed(HealthMonitor(BCE, {"d_lr": 2e-4, "g_lr": 2e-4, "lr_now": {"d_lr": 2e-4, "g_lr": 2e-4}}), recs)
+    assert "(you have d_lr=0.0002, g_lr=0.0002)" in constant[0].message and "decayed" not in constant[0].message
+
+
 def test_a_won_discriminator_with_several_critic_steps_is_found_without_g_loss_on_every_record():
     m = HealthMonitor(BCE, {"n_critic": 5})
     recs = stream(100, d_real=0.999, d_fake=0.001, d_loss=0.002)
@@ -313,3 +325,20 @@ def test_the_monitor_knows_whether_d_inputs_are_augmented(tmp_path, tiny_config,
     from ganlab.train.loop import Trainer
     monitor = Trainer(tiny_config(**sets), RunDir(tmp_path / "run"), log=lambda *a: None)._health_monitor()
     assert monitor.settings["augmented"] is augmented
+
+
+@pytest.mark.parametrize("decay, below", [("none", False), ("linear", True)])
+def test_the_loop_hands_the_monitor_the_rates_in_force(tmp_path, tiny_config, decay, below):
+    """After a run whose rates decay linearly to zero over its epochs, the monitor holds rates far below the ones
+    set; without a decay, the ones set."""
+    from ganlab.runs.folder import RunDir
+    from ganlab.train.loop import Trainer
+    cfg = tiny_config(**{"train.epochs": 2, "optim.lr_decay": decay, "optim.d_lr": 1e-3, "optim.g_lr": 2e-3})
+    trainer = Trainer(cfg, RunDir(tmp_path / "run"), log=lambda *a: None)
+    trainer.fit()
+    now = trainer.health.settings["lr_now"]
+    assert set(now) == {"d_lr", "g_lr"}
+    if below:
+        assert now["d_lr"] < 0.5e-3 and now["g_lr"] < 1e-3
+    else:
+        assert now == {"d_lr": 1e-3, "g_lr": 2e-3}
