@@ -220,13 +220,20 @@ class AdversarialMethod(Method):
     @torch.no_grad()
     def held_out_logits(self) -> torch.Tensor:
         """D's logits on a batch of the held-out images (the training batch size, drawn at random with
-        replacement: a batch D can take whatever the packing)."""
+        replacement: a batch D can take whatever the packing). The networks' buffers (batch-norm running
+        statistics, spectral norm's power-iteration vectors) are put back as they were, so that images never
+        trained on leave no trace in D: the check looks at D without moving it."""
         held = self.ada_held_out
         if held is None:
             raise RuntimeError("ADA's rv heuristic needs the held-out images: the loop hands them over with "
                                "hold_out_for_d before training")
         idx = torch.randint(len(held), (self.cfg.train.batch_size,), device=held.x.device)
-        return self.real_logits(Batch(held.x[idx], {k: v[idx] for k, v in held.labels.items()})).float()
+        kept = [(b, b.clone()) for net in self.networks().values() for b in net.buffers()]
+        try:
+            return self.real_logits(Batch(held.x[idx], {k: v[idx] for k, v in held.labels.items()})).float()
+        finally:
+            for b, before in kept:
+                b.copy_(before)
 
     # --- the update schedule -----------------------------------------------------------------------------
     def d_objective(self, batch: Batch):

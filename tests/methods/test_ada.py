@@ -86,6 +86,30 @@ def test_the_held_out_images_are_never_trained_on(tmp_path, tiny_config):
     assert [tricks.ada_held_out_count(k) for k in (8, 100, 1000, 10_000)] == [2, 16, 50, 256]
 
 
+@pytest.mark.parametrize("sets", [{}, {"model.spectral_norm": True, "model.d_norm": "none"}])
+def test_scoring_the_held_out_images_leaves_no_trace_in_d(tmp_path, tiny_config, sets):
+    """rv's check runs D in training mode on images never trained on; its batch-norm statistics (or spectral
+    norm's power iteration) would otherwise take them in. Every buffer is as it was after the check, where a
+    plain forward of the same batch moves them (so the test can fail)."""
+    from ganlab.methods.base import Batch
+    from ganlab.runs.folder import RunDir
+    from ganlab.train.loop import Trainer
+    t = Trainer(tiny_config(**{"tricks.ada": True, "tricks.ada_heuristic": "rv", **sets}), RunDir(tmp_path / "r"),
+                log=lambda *a: None)
+    m = t.method
+
+    def buffers():
+        return [b.clone() for net in m.networks().values() for b in net.buffers()]
+    before = buffers()
+    assert before, "the networks have buffers to check"
+    logits = m.held_out_logits()
+    assert logits.shape == (t.cfg.train.batch_size,)
+    assert all(torch.equal(a, b) for a, b in zip(before, buffers()))
+    with torch.no_grad():
+        m.real_logits(Batch(m.ada_held_out.x, m.ada_held_out.labels))
+    assert not all(torch.equal(a, b) for a, b in zip(before, buffers()))
+
+
 @pytest.mark.parametrize("heuristic", ["rt", "rv"])
 def test_a_run_logs_p_saves_it_and_resumes_bit_identically(tmp_path, tiny_config, heuristic):
     sets = {"tricks.ada": True, "tricks.ada_images": 500, "tricks.ada_interval": 2, "tricks.ada_heuristic": heuristic,
