@@ -4,10 +4,13 @@ shuffled set, and scored on ``--held-out`` images that neither side trained on.
 
     python bench/ada.py --data ../shared/data/celeba-10k --size 500 --classifier clf-celeba32.pt \\
         [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada] \\
-        [--ada-set tricks.ada_heuristic=rv]
+        [--seeds 0,1,2] [--ada-set tricks.ada_heuristic=rv]
 
-The split is fixed by ``--seed`` (a shuffle of the set's files; the held-out images are the shuffle's last ones),
-and both parts are folders of links in ``--work``. Each side is ``ganlab train --recipe R --minutes M`` (the time
+Each seed fixes a split (a shuffle of the set's files; the held-out images are the shuffle's last ones) and both
+runs' seeds; the parts are folders of links in ``--work``. With several seeds the pairs run one after the other,
+and the last lines give the median ratio with / without ADA and its range over the seeds: one 6-minute pair says
+more about where each run happened to stop than about ADA (docs: the full sets' rows). Pairs already trained and
+scored in ``--work`` are reused. Each side is ``ganlab train --recipe R --minutes M`` (the time
 budget), pinned to its own core with OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder:
 FID in the classifier's features (a ``ganlab train-classifier`` file; a feature space, not a judge of the
 attributes) and SWD (no features). Prints one row per side and the ratio with / without ADA, and the final p.
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -62,19 +66,35 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--cores", default="0,1")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated: one pair per seed, and the medians over them")
+    ap.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
     ap.add_argument("--work", default="/tmp/ganlab-ada")
     ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
     ap.add_argument("--ada-set", action="append", default=[],
                     help="more settings for the ADA side only, e.g. tricks.ada_heuristic=rv")
     args = ap.parse_args()
+    seeds = [args.seed] if args.seed is not None else [int(x) for x in args.seeds.split(",")]
+    ratios = {"fid": [], "swd": []}
+    for seed in seeds:
+        a, b = pair(args, seed)
+        for k in ratios:
+            ratios[k].append(a[k] / b[k])
+    if len(seeds) > 1:
+        print(f"\nover seeds {', '.join(map(str, seeds))}: ADA / none, median [lowest, highest]")
+        for k, rs in ratios.items():
+            print(f"{k.upper()}: {statistics.median(rs):.2f}x [{min(rs):.2f}, {max(rs):.2f}] "
+                  f"({', '.join(f'{r:.2f}' for r in rs)})")
+
+
+def pair(args, seed: int) -> tuple[dict, dict]:
+    """Train and score one seed's pair (or read it back); print its table; return the two sides' rows."""
     data = Path(args.data)
     root = image_root(data)
     files = sorted(root / rel for rel, _ in list_images(root))
-    random.Random(args.seed).shuffle(files)
+    random.Random(seed).shuffle(files)
     if args.size + args.held_out > len(files):
         raise SystemExit(f"{data} has {len(files)} images: too few for {args.size} + {args.held_out}")
-    work = Path(args.work) / f"{data.name}-{args.size}-seed{args.seed}"
+    work = Path(args.work) / f"{data.name}-{args.size}-seed{seed}"
     train_dir = link_folder(files[:args.size], work / "train")
     held = link_folder(files[-args.held_out:], work / "held-out")
     cores = args.cores.split(",")
@@ -85,7 +105,7 @@ def main() -> None:
             continue
         cmd = ["taskset", "-c", core, sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
                "--data", str(train_dir), "--image-size", str(args.image_size), "--minutes", str(args.minutes),
-               "--seed", str(args.seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",
+               "--seed", str(seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",
                "--set", "train.on_failure=warn",  # both sides train for the whole time; findings are reported
                "--out", str(run)]
         for s in args.set + (args.ada_set if side == "ada" else []):
@@ -110,7 +130,7 @@ def main() -> None:
         found = [f["kind"] for f in folder.findings()]
         rows[side] = {**last_rows(run), "g_steps": state["method_state"]["g_steps"], "health": found,
                       "p": float(ada["p"]) if ada else None, "used_s": (state.get("budget") or {}).get("used_s")}
-    print(f"{data.name}: {args.size} training images, {args.held_out} held out; {args.recipe} at "
+    print(f"{data.name}: {args.size} training images, {args.held_out} held out, seed {seed}; {args.recipe} at "
           f"{args.image_size}x{args.image_size}, {args.minutes:g} minutes each on one core ({time.time() - t0:.0f} s)")
     print("| side | FID (classifier) | SWD | G steps | final p | health |")
     print("|---|---|---|---|---|---|")
@@ -118,9 +138,9 @@ def main() -> None:
         p = "-" if r["p"] is None else f"{r['p']:.2f}"
         print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {', '.join(r['health']) or 'none'} |")
     a, b = rows["ada"], rows["none"]
-    print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x")
-    (work / "ada.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
-
+    print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x", flush=True)
+    (work / "ada.json").write_text(json.dumps({"args": {**vars(args), "seed": seed}, "rows": rows}, indent=1))
+    return a, b
 
 if __name__ == "__main__":
     main()
