@@ -23,6 +23,9 @@ from ganlab.methods.losses import Loss, check_loss, get_loss
 from ganlab.models import unwrap
 
 
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)  # the layers with running statistics
+
+
 @dataclass
 class Fakes:
     """What D's phase generated for a batch, with G's graph kept, for the G phase right after it on the same
@@ -220,20 +223,24 @@ class AdversarialMethod(Method):
     @torch.no_grad()
     def held_out_logits(self) -> torch.Tensor:
         """D's logits on a batch of the held-out images (the training batch size, drawn at random with
-        replacement: a batch D can take whatever the packing). The networks' buffers (batch-norm running
-        statistics, spectral norm's power-iteration vectors) are put back as they were, so that images never
-        trained on leave no trace in D: the check looks at D without moving it."""
+        replacement: a batch D can take whatever the packing). Batch norm normalises by the batch's own statistics
+        as in training but does not fold them into its running statistics, so that images never trained on leave
+        no trace in D. (Not by restoring the statistics afterwards: D's phase has saved them for its backward
+        pass, and writing them in place would break it.)"""
         held = self.ada_held_out
         if held is None:
             raise RuntimeError("ADA's rv heuristic needs the held-out images: the loop hands them over with "
                                "hold_out_for_d before training")
         idx = torch.randint(len(held), (self.cfg.train.batch_size,), device=held.x.device)
-        kept = [(b, b.clone()) for net in self.networks().values() for b in net.buffers()]
+        norms = [m for net in self.networks().values() for m in net.modules()
+                 if isinstance(m, BATCH_NORMS) and m.track_running_stats]
+        for m in norms:
+            m.track_running_stats = False
         try:
             return self.real_logits(Batch(held.x[idx], {k: v[idx] for k, v in held.labels.items()})).float()
         finally:
-            for b, before in kept:
-                b.copy_(before)
+            for m in norms:
+                m.track_running_stats = True
 
     # --- the update schedule -----------------------------------------------------------------------------
     def d_objective(self, batch: Batch):
