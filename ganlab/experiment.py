@@ -7,11 +7,13 @@ settings (``Method.validate``) and the metric registry checks the evaluation set
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ganlab.config import (
     DEFAULT_RECIPE,
+    LADDER_STEP_S,
     POINT_SETS,
+    RECIPE_LADDER,
     ladder_rung,
     Config,
     DataConfig,
@@ -64,12 +66,18 @@ def load_experiment(recipe: Optional[str] = None, sets: Optional[list[str]] = No
     return validate_experiment(build_config(recipe, sets, flags))
 
 
-def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[str]] = None) -> tuple[str, str]:
+def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[str]] = None,
+                   probe: Optional[Callable[[Config], float]] = None) -> tuple[str, str]:
     """The recipe a training run without one uses, and why: the built-in data (no source, digits, the 2-D
     sets) train the classic ``DEFAULT_RECIPE``; a user's own images the recommended recipe for their size and
     time budget (``RECIPE_LADDER``), from the flags (``data.source``, ``data.image_size``, ``train.minutes``) or
-    ``--set`` overrides,
-    unless ``--set method=...`` asks for another method than the GAN those recipes are made for."""
+    ``--set`` overrides, unless ``--set method=...`` asks for another method than the GAN those recipes are made
+    for.
+
+    The ladder's rungs are minutes of the core its races ran on. With ``probe`` (``ganlab.methods.speed.
+    step_seconds``: the seconds of one training step of a config here), a budget at a size with more than one
+    rung is first converted to those minutes: M minutes here, where the first rung's step takes t seconds against
+    ``LADDER_STEP_S`` there, train as much as M x LADDER_STEP_S / t minutes there."""
     given = dict(flags or {})
     for s in sets or []:
         key, value = parse_override(s)
@@ -89,14 +97,26 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     tuned_for = read_yaml(recipe_path(recipe)).get("method", Config().method)
     if given.get("method", tuned_for) != tuned_for:  # the recommended recipes are tuned for (and set tricks of) it
         return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method {tuned_for}"
+    here = ""
+    if minutes is not None and probe is not None and len(RECIPE_LADDER[size]) > 1 and size in LADDER_STEP_S:
+        first = RECIPE_LADDER[size][0][1]
+        try:
+            step_s = probe(load_experiment(first, sets, flags))
+        except ConfigError:  # settings the first rung refuses: the recipe chosen will say so; read minutes as given
+            step_s = None
+        if step_s and step_s > 0:
+            there = minutes * LADDER_STEP_S[size] / step_s
+            recipe, start, upto = ladder_rung(size, there)
+            here = (f", which trains about as much as {there:.0f} minutes of the core the ladder was measured on "
+                    f"({first}'s step took {step_s:.3g} s here, {LADDER_STEP_S[size]:.3g} s there)")
     if minutes is None:
         budget = ""
     elif upto is None and start > 0:
-        budget = f" and a budget of {minutes:g} minutes (the ladder's rung from {start:g} minutes on)"
+        budget = f" and a budget of {minutes:g} minutes{here} (the ladder's rung from {start:g} minutes on)"
     elif upto is None:
         budget = f" (one recipe at every budget at this size: {minutes:g} minutes)"
     else:
-        budget = f" and a budget of {minutes:g} minutes (the ladder's rung under {upto:g} minutes)"
+        budget = f" and a budget of {minutes:g} minutes{here} (the ladder's rung under {upto:g} minutes)"
     return recipe, (f"recommended for your own images at {size}x{size}{budget}, docs/benchmarks.md#quality; "
                     f"--recipe {DEFAULT_RECIPE} for the classic DCGAN")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ganlab.config import DEFAULT_RECIPE, RECOMMENDED_RECIPES, TRAIN_FLAGS, budget_epochs
 from ganlab.errors import ConfigError
@@ -62,7 +63,7 @@ def cmd_train(args) -> int:
     values = choose_image_size(values, args.set, log=lambda m: print(m, flush=True))  # your folder: from its images
     cfg = None
     if recipe is None:
-        recipe, why = default_recipe(values, args.set)
+        recipe, why = default_recipe(values, args.set, probe=ladder_probe())
         print(f"recipe: {recipe} ({why})", flush=True)
         from ganlab.data.peek import small_set_augmentation
         extra, said = small_set_augmentation(values, args.set)
@@ -75,6 +76,15 @@ def cmd_train(args) -> int:
     cfg = cfg or load_experiment(recipe, args.set, values)
     train(cfg, out=args.out)
     return 0
+
+
+def ladder_probe():
+    """The step timer ``default_recipe`` reads a budget with (this machine's speed against the ladder's core), or
+    None under torchrun, where each process would time its own steps and might choose another rung."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return None
+    from ganlab.methods.speed import step_seconds
+    return lambda cfg: step_seconds(cfg, cfg.train.device)
 
 
 def cmd_recipes(args) -> int:

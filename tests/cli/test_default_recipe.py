@@ -94,7 +94,14 @@ def test_own_folder_trains_with_the_recommended_recipe_and_says_so(tmp_path, cap
     assert "recipe: fast32" not in capsys.readouterr().out
 
 
-def test_a_budget_on_the_command_line_climbs_the_ladder_and_says_so(tmp_path, capsys, two_rungs):
+def test_a_budget_on_the_command_line_climbs_the_ladder_and_says_so(tmp_path, capsys, two_rungs, monkeypatch):
+    """The command line times a step of the ladder's first recipe (here a stand-in as fast as the ladder's core,
+    so that the test does not hang on this machine's load) and reads the budget with it."""
+    import ganlab.methods.speed as speed
+    from ganlab.config import LADDER_STEP_S
+    timed = []
+    monkeypatch.setattr(speed, "step_seconds", lambda cfg, device: timed.append((cfg.recipe, device))
+                        or LADDER_STEP_S[64])
     images = tmp_path / "faces"
     images.mkdir()
     for i in range(16):
@@ -105,6 +112,51 @@ def test_a_budget_on_the_command_line_climbs_the_ladder_and_says_so(tmp_path, ca
                  "--set", "train.progress=false", "--set", "train.tensorboard=false", "--out", str(run)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("recipe: fast64-long (recommended for your own images at 64x64 and a budget of 90 "
-                            "minutes")
+                            "minutes, which trains about as much as 90 minutes of the core the ladder was measured "
+                            f"on (fast64's step took {LADDER_STEP_S[64]:.3g} s here")
+    assert timed == [("fast64", "auto")]
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["recipe"] == "fast64-long" and cfg["train"]["minutes"] == 90
+
+
+FACES64 = {"data.source": "/my/faces", "data.image_size": 64}
+
+
+@pytest.mark.parametrize("minutes, speed, recipe, there", [
+    (40, 1.0, "fast64-long", 40),   # as fast as the ladder's core: minutes as given
+    (40, 0.5, "fast64", 20),        # half as fast: 40 minutes here train as much as 20 there
+    (20, 2.0, "fast64-long", 40),   # twice as fast (more threads, a GPU): 20 minutes here are 40 there
+    (10, 2.0, "fast64", 20),
+])
+def test_a_budget_is_read_as_the_training_it_buys_on_this_machine(minutes, speed, recipe, there):
+    """The rungs are minutes of the core the ladder was raced on; the probe's step time here converts a budget."""
+    from ganlab.config import LADDER_STEP_S
+    probed = []
+
+    def probe(cfg):
+        probed.append(cfg.recipe)
+        return LADDER_STEP_S[64] / speed
+    got, why = default_recipe({**FACES64, "train.minutes": minutes}, probe=probe)
+    assert got == recipe and probed == ["fast64"]  # the first rung's recipe is what is timed
+    assert f"a budget of {minutes} minutes, which trains about as much as {there} minutes of the core the ladder " \
+           f"was measured on (fast64's step took {LADDER_STEP_S[64] / speed:.3g} s here" in why
+
+
+@pytest.mark.parametrize("flags", [
+    FACES64,                                                          # no budget
+    {"data.source": "/my/faces", "data.image_size": 32, "train.minutes": 60},  # one rung: nothing to choose
+    {"data.source": "digits", "data.image_size": 64, "train.minutes": 60},     # the built-in data
+])
+def test_nothing_is_timed_where_the_budget_chooses_nothing(flags):
+    def probe(cfg):
+        raise AssertionError("timed")
+    assert default_recipe(flags, probe=probe)[0] in ("fast64", "fast32", DEFAULT_RECIPE)
+
+
+def test_under_torchrun_the_budget_is_read_as_given(monkeypatch):
+    """Each process would time its own steps and might choose another rung than the others."""
+    from ganlab.cli.train import ladder_probe
+    assert ladder_probe() is not None
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert ladder_probe() is None
+
