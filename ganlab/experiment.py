@@ -97,7 +97,7 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     tuned_for = read_yaml(recipe_path(recipe)).get("method", Config().method)
     if given.get("method", tuned_for) != tuned_for:  # the recommended recipes are tuned for (and set tricks of) it
         return DEFAULT_RECIPE, f"method={given['method']}: the recommended recipes are for method {tuned_for}"
-    here = ""
+    here = speed = ""
     if minutes is not None and probe is not None and len(RECIPE_LADDER[size]) > 1 and size in LADDER_STEP_S:
         first = RECIPE_LADDER[size][0][1]
         try:
@@ -107,16 +107,16 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
         if step_s and step_s > 0:
             there = minutes * LADDER_STEP_S[size] / step_s
             recipe, start, upto = ladder_rung(size, there)
-            here = (f", which trains about as much as {there:.0f} minutes of the core the ladder was measured on "
-                    f"({first}'s step took {step_s:.3g} s here, {LADDER_STEP_S[size]:.3g} s there)")
+            here = f", which trains about as much as {there:.0f} minutes of the core the ladder was measured on"
+            speed = f"{first}'s step took {step_s:.3g} s here, {LADDER_STEP_S[size]:.3g} s there; "
     if minutes is None:
         budget = ""
     elif upto is None and start > 0:
-        budget = f" and a budget of {minutes:g} minutes{here} (the ladder's rung from {start:g} minutes on)"
+        budget = f" and a budget of {minutes:g} minutes{here} ({speed}the ladder's rung from {start:g} minutes on)"
     elif upto is None:
         budget = f" (one recipe at every budget at this size: {minutes:g} minutes)"
     else:
-        budget = f" and a budget of {minutes:g} minutes{here} (the ladder's rung under {upto:g} minutes)"
+        budget = f" and a budget of {minutes:g} minutes{here} ({speed}the ladder's rung under {upto:g} minutes)"
     return recipe, (f"recommended for your own images at {size}x{size}{budget}, docs/benchmarks.md#quality; "
                     f"--recipe {DEFAULT_RECIPE} for the classic DCGAN")
 
