@@ -142,5 +142,6 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     (work / "ada.json").write_text(json.dumps({"args": {**vars(args), "seed": seed}, "rows": rows}, indent=1))
     return a, b
 
+
 if __name__ == "__main__":
     main()

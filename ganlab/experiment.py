@@ -100,8 +100,13 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
     here = speed = ""
     if minutes is not None and probe is not None and len(RECIPE_LADDER[size]) > 1 and size in LADDER_STEP_S:
         first = RECIPE_LADDER[size][0][1]
+        # the first rung as the ladder raced it, on the run's device, precision and layout: the machine is
+        # measured, not the user's other settings (a larger batch would read as a slower machine)
+        machine = ("train.device", "train.precision", "train.channels_last")
         try:
-            step_s = probe(load_experiment(first, sets, flags))
+            step_s = probe(load_experiment(first, [x for x in sets or [] if parse_override(x)[0] in machine],
+                                           {"data.source": source, "data.image_size": size,
+                                            **{k: v for k, v in (flags or {}).items() if k in machine}}))
         except ConfigError:  # settings the first rung refuses: the recipe chosen will say so; read minutes as given
             step_s = None
         if step_s and step_s > 0:

@@ -142,6 +142,20 @@ def test_a_budget_is_read_as_the_training_it_buys_on_this_machine(minutes, speed
            f"was measured on (fast64's step took {LADDER_STEP_S[64] / speed:.3g} s here" in why
 
 
+def test_the_probe_times_the_first_rung_as_raced_on_the_runs_device():
+    """The machine is measured, not the user's settings: a larger batch or wider networks would read as a slower
+    machine. The device, precision and layout are the run's."""
+    timed = []
+    default_recipe({**FACES64, "train.minutes": 40, "train.batch_size": 256, "train.device": "cpu"},
+                   ["model.g_width=128", "train.precision=fp32", "train.channels_last=false"],
+                   probe=lambda cfg: timed.append(cfg) or 1.0)
+    cfg, = timed
+    raced = load_experiment("fast64", flags=FACES64)
+    assert cfg.recipe == "fast64" and cfg.train.batch_size == raced.train.batch_size == 64
+    assert cfg.model.g_width == raced.model.g_width
+    assert (cfg.train.device, cfg.train.precision, cfg.train.channels_last) == ("cpu", "fp32", False)
+
+
 @pytest.mark.parametrize("flags", [
     FACES64,                                                          # no budget
     {"data.source": "/my/faces", "data.image_size": 32, "train.minutes": 60},  # one rung: nothing to choose
