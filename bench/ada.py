@@ -66,8 +66,9 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--cores", default="0,1")
-    ap.add_argument("--seeds", default="0", help="comma-separated: one pair per seed, and the medians over them")
-    ap.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
+    seeds = ap.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", default="0", help="comma-separated: one pair per seed, and the medians over them")
+    seeds.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
     ap.add_argument("--work", default="/tmp/ganlab-ada")
     ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
     ap.add_argument("--ada-set", action="append", default=[],

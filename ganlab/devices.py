@@ -42,11 +42,13 @@ def resolve(name, what: str = "train.device") -> torch.device:
 
 
 def synchronize(device) -> None:
-    """Wait for the work queued on ``device`` (a CUDA device) to finish; nothing elsewhere. For timings: on CUDA a
-    step returns once its kernels are queued, not run."""
+    """Wait for the work queued on ``device`` (a CUDA or MPS device) to finish; nothing on the CPU. For timings: on
+    a GPU a step returns once its kernels are queued, not run."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def use_cudnn_autotuner(device) -> bool:

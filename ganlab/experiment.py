@@ -107,8 +107,8 @@ def default_recipe(flags: Optional[dict[str, Any]] = None, sets: Optional[list[s
             step_s = probe(load_experiment(first, [x for x in sets or [] if parse_override(x)[0] in machine],
                                            {"data.source": source, "data.image_size": size,
                                             **{k: v for k, v in (flags or {}).items() if k in machine}}))
-        except ConfigError:  # settings the first rung refuses: the recipe chosen will say so; read minutes as given
-            step_s = None
+        except (ConfigError, RuntimeError):  # settings the first rung refuses (the recipe chosen will say so), or
+            step_s = None                     # a step that failed (out of memory on a busy GPU): minutes as given
         if step_s and step_s > 0:
             there = minutes * LADDER_STEP_S[size] / step_s
             recipe, start, upto = ladder_rung(size, there)

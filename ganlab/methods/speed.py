@@ -16,7 +16,7 @@ import torch
 from ganlab import devices, precision
 from ganlab.methods import Batch, DataInfo, build_method
 
-WARMUP_STEPS = 2   # the first steps allocate, pick kernels (cuDNN's autotuner) and fill caches: not timed
+WARMUP_STEPS = 2   # the first steps allocate, pick kernels and fill caches: not timed
 TIMED_STEPS = 5
 
 

@@ -608,9 +608,13 @@ class Trainer:
 
     def _lr_now(self) -> dict:
         """D's and G's learning rates in force now ({"d_lr", "g_lr"}, those the method has), which a schedule moves
-        away from optim.d_lr and optim.g_lr, so that the monitor's advice quotes both."""
+        away from optim.d_lr and optim.g_lr, so that the monitor's advice quotes both. (The VAE's one optimizer runs
+        at optim.g_lr.)"""
         opts = self.method.optimizers()
-        return {f"{k.lower()}_lr": opts[k].param_groups[0]["lr"] for k in ("D", "G") if k in opts}
+        now = {f"{k.lower()}_lr": opts[k].param_groups[0]["lr"] for k in ("D", "G") if k in opts}
+        if "VAE" in opts:
+            now["g_lr"] = opts["VAE"].param_groups[0]["lr"]
+        return now
 
     def _d_fingerprint(self):
         """The sums of D's weight tensors (one host transfer per flush), for the monitor to see whether D learns;

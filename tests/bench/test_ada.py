@@ -44,3 +44,9 @@ def test_one_seed_prints_no_medians(pairs, monkeypatch, capsys, flags):
     main(monkeypatch, *flags)
     assert pairs == [int(flags[1]) if flags else 0]
     assert "median" not in capsys.readouterr().out
+
+
+def test_seed_and_seeds_together_are_refused(pairs, monkeypatch):
+    with pytest.raises(SystemExit):
+        main(monkeypatch, "--seed", "1", "--seeds", "0,1")
+    assert pairs == []

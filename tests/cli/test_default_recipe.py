@@ -170,7 +170,16 @@ def test_nothing_is_timed_where_the_budget_chooses_nothing(flags):
 def test_under_torchrun_the_budget_is_read_as_given(monkeypatch):
     """Each process would time its own steps and might choose another rung than the others."""
     from ganlab.cli.train import ladder_probe
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert ladder_probe() is not None
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert ladder_probe() is None
 
+
+
+def test_a_probe_that_fails_leaves_the_minutes_as_given():
+    """A step that fails while timed (out of memory on a busy GPU, say) does not stop the command."""
+    def probe(cfg):
+        raise RuntimeError("CUDA out of memory")
+    recipe, why = default_recipe({**FACES64, "train.minutes": 40}, probe=probe)
+    assert recipe == "fast64-long" and "trains about as much" not in why

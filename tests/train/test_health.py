@@ -327,18 +327,20 @@ def test_the_monitor_knows_whether_d_inputs_are_augmented(tmp_path, tiny_config,
     assert monitor.settings["augmented"] is augmented
 
 
-@pytest.mark.parametrize("decay, below", [("none", False), ("linear", True)])
-def test_the_loop_hands_the_monitor_the_rates_in_force(tmp_path, tiny_config, decay, below):
+@pytest.mark.parametrize("method, decay, below", [("gan", "none", False), ("gan", "linear", True),
+                                                  ("vae", "linear", True)])
+def test_the_loop_hands_the_monitor_the_rates_in_force(tmp_path, tiny_config, method, decay, below):
     """After a run whose rates decay linearly to zero over its epochs, the monitor holds rates far below the ones
-    set; without a decay, the ones set."""
+    set; without a decay, the ones set. The VAE's one optimizer runs at g_lr."""
     from ganlab.runs.folder import RunDir
     from ganlab.train.loop import Trainer
-    cfg = tiny_config(**{"train.epochs": 2, "optim.lr_decay": decay, "optim.d_lr": 1e-3, "optim.g_lr": 2e-3})
+    cfg = tiny_config(**{"method": method, "train.epochs": 2, "optim.lr_decay": decay, "optim.d_lr": 1e-3,
+                         "optim.g_lr": 2e-3})
     trainer = Trainer(cfg, RunDir(tmp_path / "run"), log=lambda *a: None)
     trainer.fit()
     now = trainer.health.settings["lr_now"]
-    assert set(now) == {"d_lr", "g_lr"}
+    assert set(now) == ({"g_lr"} if method == "vae" else {"d_lr", "g_lr"})
     if below:
-        assert now["d_lr"] < 0.5e-3 and now["g_lr"] < 1e-3
+        assert now["g_lr"] < 1e-3 and now.get("d_lr", 0) < 0.5e-3
     else:
         assert now == {"d_lr": 1e-3, "g_lr": 2e-3}
