@@ -23,9 +23,6 @@ from ganlab.methods.losses import Loss, check_loss, get_loss
 from ganlab.models import unwrap
 
 
-BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)  # the layers with running statistics
-
-
 @dataclass
 class Fakes:
     """What D's phase generated for a batch, with G's graph kept, for the G phase right after it on the same
@@ -232,8 +229,7 @@ class AdversarialMethod(Method):
             raise RuntimeError("ADA's rv heuristic needs the held-out images: the loop hands them over with "
                                "hold_out_for_d before training")
         idx = torch.randint(len(held), (self.cfg.train.batch_size,), device=held.x.device)
-        norms = [m for net in self.networks().values() for m in net.modules()
-                 if isinstance(m, BATCH_NORMS) and m.track_running_stats]
+        norms = [m for net in self.networks().values() for m in tricks.batch_norms(net)]
         for m in norms:
             m.track_running_stats = False
         try:

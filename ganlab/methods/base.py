@@ -125,6 +125,11 @@ class Method:
         """Networks by name; each name is also the attribute that holds it (the loop may wrap them)."""
         raise NotImplementedError
 
+    def to_channels_last(self) -> None:
+        """Every module's weights channels-last (NHWC), the layout ``train.channels_last`` trains in."""
+        for m in self.modules().values():
+            m.to(memory_format=torch.channels_last)
+
     def networks(self) -> dict[str, nn.Module]:
         """The networks that are trained (``modules()`` less copies such as G's moving average)."""
         return self.modules()

@@ -22,7 +22,8 @@ TIMED_STEPS = 5
 
 def step_seconds(cfg, device="auto", warmup: int = WARMUP_STEPS, steps: int = TIMED_STEPS) -> float:
     """The median wall time, in seconds, of one ``train_step`` of ``cfg``'s method at ``cfg``'s batch size and
-    image size on ``device``, on random images. The CPU's global random stream is put back as it was (a run seeds
+    image size on ``device``, on random images. Sets ``cfg.train.precision`` to what ``auto`` resolves to, as the loop
+    does. The CPU's global random stream is put back as it was (a run seeds
     its streams itself before it builds anything, ``ganlab.runs.checkpoint.seed_everything``)."""
     device = devices.resolve(device)
     cfg.train.precision = precision.choose(cfg.train.precision, device)[0]
@@ -32,9 +33,8 @@ def step_seconds(cfg, device="auto", warmup: int = WARMUP_STEPS, steps: int = TI
         method = build_method(cfg, DataInfo("images", (3, size, size), {}, cfg.model.output), device)
         g = torch.Generator().manual_seed(0)
         x = (torch.rand(batch, 3, size, size, generator=g) * 2 - 1).to(device)
-        if cfg.train.channels_last:  # the layout the loop trains in (train.channels_last)
-            for m in method.modules().values():
-                m.to(memory_format=torch.channels_last)
+        if cfg.train.channels_last:  # the layout the loop trains in
+            method.to_channels_last()
             x = x.contiguous(memory_format=torch.channels_last)
         times = []
         for _ in range(warmup + steps):

@@ -291,12 +291,17 @@ def ema_update(ema: nn.Module, module: nn.Module, decay: float) -> None:
         eb.copy_(mb)
 
 
+def batch_norms(module: nn.Module) -> list[nn.Module]:
+    """The batch-norm layers of ``module`` that keep running statistics."""
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
 @torch.no_grad()
 def recompute_bn_stats(G: nn.Module, draw_inputs, run, device, batches: int, seed: int) -> None:
     """Set the running statistics of every batch norm in ``G`` to their averages over ``batches`` forward
     passes in training mode on ``draw_inputs(generator)`` (inputs drawn from a generator seeded with ``seed``;
     ``run(G, inputs)`` does the pass). The weights are not touched; ``G`` is left in eval mode."""
-    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    bns = batch_norms(G)
     if not bns:
         return
     momenta = [m.momentum for m in bns]

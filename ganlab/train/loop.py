@@ -81,8 +81,7 @@ class Trainer:
         self.method = build_method(cfg, self.data_info, self.device)
         self.channels_last = tc.channels_last and dataset.kind == "images"
         if self.channels_last:  # before any DDP wrapping, which must see the final parameter layout
-            for m in self.method.modules().values():
-                m.to(memory_format=torch.channels_last)
+            self.method.to_channels_last()
         if tc.compile:  # in place, so parameter names (and checkpoints) are those of the plain modules
             for m in self.method.networks().values():
                 m.compile()

@@ -90,14 +90,13 @@ def test_scoring_the_held_out_images_leaves_no_trace_in_d(tmp_path, tiny_config)
     """rv's check runs D in training mode on images never trained on; its batch-norm running statistics would
     otherwise take them in. They are as they were after the check, where a plain forward of the same batch moves
     them (so the test can fail), and the check's logits are those of batch statistics, as in training."""
-    from ganlab.methods.adversarial import BATCH_NORMS
     from ganlab.methods.base import Batch
     from ganlab.runs.folder import RunDir
     from ganlab.train.loop import Trainer
     t = Trainer(tiny_config(**{"tricks.ada": True, "tricks.ada_heuristic": "rv"}), RunDir(tmp_path / "r"),
                 log=lambda *a: None)
     m = t.method
-    norms = [n for net in m.networks().values() for n in net.modules() if isinstance(n, BATCH_NORMS)]
+    norms = [n for net in m.networks().values() for n in tricks.batch_norms(net)]
     assert norms, "D has batch norm to check"
 
     def stats():
