@@ -28,12 +28,15 @@ def test_the_pipeline_at_p_0_and_1():
     assert x.grad is not None and x.grad.abs().sum() > 0  # differentiable: G learns through the augmented fakes
 
 
-def test_half_the_samples_at_p_one_half():
+@pytest.mark.parametrize("subset", [True, False])  # the CPU's way (the chosen samples only) and a GPU's (a mask)
+def test_half_the_samples_at_p_one_half(subset):
     torch.manual_seed(1)
-    x = torch.rand(2000, 1, 8, 8)
-    flipped = tricks.ada_augment(x, torch.tensor(0.5))
+    x = torch.rand(2000, 1, 8, 8, requires_grad=True)
+    flipped = tricks.ada_augment(x, torch.tensor(0.5), subset=subset)
     changed = (flipped != x).flatten(1).any(1).float().mean()
     assert 1 - 0.5 ** 4 - 0.05 < changed < 1 - 0.5 ** 4 + 0.05  # unchanged only if all 4 operations were skipped
+    flipped.sum().backward()  # every sample's pixels still reach the input: kept, moved or cut, never detached
+    assert (x.grad.flatten(1).abs().sum(1) > 0).all()
 
 
 def test_the_controller_steers_p_by_the_sign_of_d_on_real_inputs():
