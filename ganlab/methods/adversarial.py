@@ -220,23 +220,16 @@ class AdversarialMethod(Method):
     @torch.no_grad()
     def held_out_logits(self) -> torch.Tensor:
         """D's logits on a batch of the held-out images (the training batch size, drawn at random with
-        replacement: a batch D can take whatever the packing). Batch norm normalises by the batch's own statistics
-        as in training but does not fold them into its running statistics, so that images never trained on leave
-        no trace in D. (Not by restoring the statistics afterwards: D's phase has saved them for its backward
-        pass, and writing them in place would break it.)"""
+        replacement: a batch D can take whatever the packing), in training mode as D scores its training images
+        (batch statistics) but leaving no trace in D (``tricks.leaving_no_trace``): images never trained on
+        must not move batch norm's running statistics or a spectral norm's power iteration."""
         held = self.ada_held_out
         if held is None:
             raise RuntimeError("ADA's rv heuristic needs the held-out images: the loop hands them over with "
                                "hold_out_for_d before training")
         idx = torch.randint(len(held), (self.cfg.train.batch_size,), device=held.x.device)
-        norms = [m for net in self.networks().values() for m in tricks.batch_norms(net)]
-        for m in norms:
-            m.track_running_stats = False
-        try:
+        with tricks.leaving_no_trace(list(self.networks().values())):
             return self.real_logits(Batch(held.x[idx], {k: v[idx] for k, v in held.labels.items()})).float()
-        finally:
-            for m in norms:
-                m.track_running_stats = True
 
     # --- the update schedule -----------------------------------------------------------------------------
     def d_objective(self, batch: Batch):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -308,6 +309,35 @@ def batch_norms(module: nn.Module) -> list[nn.Module]:
 
 
 @torch.no_grad()
+def spectral_norms(module: nn.Module) -> list[nn.Module]:
+    """The spectral-norm parametrizations in ``module``: in training mode each forward advances their power
+    iteration (the vectors u and v, buffers)."""
+    kind = getattr(nn.utils.parametrizations, "_SpectralNorm", None)
+    return [m for m in module.modules() if kind is not None and isinstance(m, kind)]
+
+
+@contextmanager
+def leaving_no_trace(nets: Sequence[nn.Module]) -> Iterator[None]:
+    """Forward passes of ``nets`` in training mode that change none of their buffers: batch norm normalises by
+    the batch's own statistics but leaves its running statistics as they are, and spectral norm divides by the
+    largest singular value as its vectors estimate it now, without a step of its power iteration. (Not by
+    restoring the buffers afterwards: a training step may have saved them for its backward pass, and writing them
+    in place would break it.)"""
+    norms = [m for net in nets for m in batch_norms(net)]
+    spectral = [m for net in nets for m in spectral_norms(net) if m.training]
+    for m in norms:
+        m.track_running_stats = False
+    for m in spectral:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.track_running_stats = True
+        for m in spectral:
+            m.training = True
+
+
 def recompute_bn_stats(G: nn.Module, draw_inputs, run, device, batches: int, seed: int) -> None:
     """Set the running statistics of every batch norm in ``G`` to their averages over ``batches`` forward
     passes in training mode on ``draw_inputs(generator)`` (inputs drawn from a generator seeded with ``seed``;
