@@ -10,17 +10,19 @@ Each seed fixes a split (a shuffle of the set's files; the held-out images are t
 runs' seeds; the parts are folders of links in ``--work``. With several seeds the pairs run one after the other,
 and the last lines give the median ratio with / without ADA and its range over the seeds: one 6-minute pair says
 more about where each run happened to stop than about ADA (docs: the full sets' rows). Pairs already trained and
-scored in ``--work`` are reused. Each side is ``ganlab train --recipe R --minutes M`` (the time
-budget), pinned to its own core with OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder:
-FID in the classifier's features (a ``ganlab train-classifier`` file; a feature space, not a judge of the
-attributes) and SWD (no features). Prints one row per side and the ratio with / without ADA, and the final p.
+scored in ``--work`` are reused; a pair with a side that did not finish its minutes (killed) is trained again,
+both sides. Each side is ``ganlab train --recipe R --minutes M`` (the time budget), pinned to its own core with
+OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder: FID in the classifier's features
+(a ``ganlab train-classifier`` file; a feature space, not a judge of the attributes) and SWD (no features). Prints one row per side and the ratio with / without ADA, and the final p.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +89,17 @@ def main() -> None:
                   f"({', '.join(f'{r:.2f}' for r in rs)})")
 
 
+def finished(run: Path, minutes: float) -> bool:
+    """Whether ``run`` trained for its whole budget of ``minutes``: its latest checkpoint says the deadline
+    stopped it. (A side killed halfway also leaves a latest.pt, which must not be scored as a finished side.)"""
+    latest = run / "checkpoints" / "latest.pt"
+    if not latest.exists():
+        return False
+    from ganlab.runs import checkpoint as ckpt
+    spent = ckpt.load(latest).get("budget") or {}
+    return spent.get("stopped_at") is not None and math.isclose(spent.get("minutes") or 0.0, minutes)
+
+
 def pair(args, seed: int) -> tuple[dict, dict]:
     """Train and score one seed's pair (or read it back); print its table; return the two sides' rows."""
     data = Path(args.data)
@@ -100,9 +113,15 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     held = link_folder(files[-args.held_out:], work / "held-out")
     cores = args.cores.split(",")
     procs, t0 = {}, time.time()
+    done = [finished(work / side, args.minutes) for side in ("ada", "none")]
+    if not all(done):  # both sides train again, side by side, so that they share the machine alike
+        for side, d in zip(("ada", "none"), done):
+            if (work / side).exists():
+                print(f"{work / side}: {'finished' if d else 'not finished'}; trained again with the other side")
+                shutil.rmtree(work / side)
     for side, core in zip(("ada", "none"), cores):
         run = work / side
-        if (run / "checkpoints" / "latest.pt").exists():
+        if all(done):
             continue
         cmd = ["taskset", "-c", core, sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
                "--data", str(train_dir), "--image-size", str(args.image_size), "--minutes", str(args.minutes),

@@ -50,3 +50,49 @@ def test_seed_and_seeds_together_are_refused(pairs, monkeypatch):
     with pytest.raises(SystemExit):
         main(monkeypatch, "--seed", "1", "--seeds", "0,1")
     assert pairs == []
+
+
+def test_a_side_counts_as_trained_only_when_its_minutes_ran_out(tmp_path):
+    """A side killed halfway leaves a latest.pt too; scoring it as finished would compare a cut-short run."""
+    import torch
+    run = tmp_path / "ada"
+    assert not ada.finished(run, 6.0)  # nothing trained
+    (run / "checkpoints").mkdir(parents=True)
+    for budget, done in [({"minutes": 6.0, "used_s": 120.0, "stopped_at": None}, False),  # killed at 2 minutes
+                         ({"minutes": 3.0, "used_s": 180.0, "stopped_at": 900}, False),  # another budget's run
+                         (None, False),  # trained without a budget
+                         ({"minutes": 6.0, "used_s": 359.0, "stopped_at": 1800}, True)]:
+        torch.save({"budget": budget}, run / "checkpoints" / "latest.pt")
+        assert ada.finished(run, 6.0) == done, budget
+
+
+def test_an_unfinished_pair_trains_both_sides_again(tmp_path, monkeypatch, capsys):
+    """One side finished, the other killed: both are trained again (side by side), the finished one too."""
+    import torch
+    data = tmp_path / "set"
+    data.mkdir()
+    from PIL import Image
+    for i in range(12):
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(data / f"{i:02d}.png")
+    work = tmp_path / "work"
+    pair_dir = work / "set-4-seed0"
+    for side, stopped in [("ada", 1800), ("none", None)]:
+        (pair_dir / side / "checkpoints").mkdir(parents=True)
+        torch.save({"budget": {"minutes": 6.0, "used_s": 1.0, "stopped_at": stopped}},
+                   pair_dir / side / "checkpoints" / "latest.pt")
+    started = []
+
+    class Stop(Exception):
+        pass
+
+    def popen(cmd, **kw):
+        started.append(cmd[cmd.index("--out") + 1])
+        raise Stop
+    monkeypatch.setattr(ada.subprocess, "Popen", popen)
+    args = ada.argparse.Namespace(data=str(data), size=4, held_out=4, minutes=6.0, cores="0,1", work=str(work),
+                                  recipe="fast32", image_size=32, set=[], ada_set=[])
+    with pytest.raises(Stop):
+        ada.pair(args, 0)
+    assert not (pair_dir / "ada").exists() and not (pair_dir / "none").exists()
+    assert started == [str(pair_dir / "ada")]  # the first side's start (the stand-in stops there)
+    assert "not finished; trained again" in capsys.readouterr().out
