@@ -128,6 +128,29 @@ def test_diffaugment_changes_images_and_keeps_gradients(policy):
     assert x.grad is not None and torch.isfinite(x.grad).all() and (x.grad != 0).float().mean() > 0.5
 
 
+def test_diffaugment_color_is_brightness_then_saturation_then_contrast():
+    """The folded one-pass colour change equals the three steps one after the other, values and gradients."""
+    torch.manual_seed(2)
+    x = (torch.rand(8, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    w = torch.randn(8, 3, 16, 16)
+    torch.manual_seed(5)
+    y = tricks.diff_augment(x, ["color"])
+    (y * w).sum().backward()
+    got = x.grad.clone()
+    x.grad = None
+    torch.manual_seed(5)  # the same draws, in the order diff_augment makes them
+    bright = torch.rand(8, 1, 1, 1) - 0.5
+    sat = torch.rand(8, 1, 1, 1) * 2
+    con = torch.rand(8, 1, 1, 1) + 0.5
+    t = x + bright
+    m = t.mean(dim=1, keepdim=True)
+    t = (t - m) * sat + m
+    m = t.mean(dim=(1, 2, 3), keepdim=True)
+    ref = (t - m) * con + m
+    (ref * w).sum().backward()
+    assert torch.allclose(y, ref, atol=1e-5) and torch.allclose(got, x.grad, atol=1e-5)
+
+
 def test_diffaugment_translation_shifts_and_cutout_erases():
     x = torch.zeros(64, 1, 16, 16)
     x[:, :, 8, 8] = 1.0
