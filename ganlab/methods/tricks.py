@@ -306,7 +306,6 @@ def batch_norms(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
 
 
-@torch.no_grad()
 def spectral_norms(module: nn.Module) -> list[nn.Module]:
     """The spectral-norm parametrizations in ``module``: in training mode each forward advances their power
     iteration (the vectors u and v, buffers)."""
@@ -336,6 +335,7 @@ def leaving_no_trace(nets: Sequence[nn.Module]) -> Iterator[None]:
             m.training = True
 
 
+@torch.no_grad()
 def recompute_bn_stats(G: nn.Module, draw_inputs, run, device, batches: int, seed: int) -> None:
     """Set the running statistics of every batch norm in ``G`` to their averages over ``batches`` forward
     passes in training mode on ``draw_inputs(generator)`` (inputs drawn from a generator seeded with ``seed``;

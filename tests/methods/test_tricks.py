@@ -2,6 +2,7 @@
 for every adversarial method through the one shared step path."""
 import pytest
 import torch
+from torch import nn
 
 from ganlab.errors import ConfigError
 from ganlab.methods import tricks
@@ -328,3 +329,17 @@ def test_tricks_together_stay_finite(batch, build, finite):
     m.total_steps = 4
     for i in range(3):
         assert finite(m.train_step(batch(start=32 * i)))
+
+
+def test_recomputing_batch_norm_statistics_builds_no_graph():
+    """The passes that re-estimate the moving average's batch-norm statistics need no gradients (a graph per pass
+    would only cost memory)."""
+    G = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))
+    grad_on = []
+
+    def run(net, inputs):
+        grad_on.append(torch.is_grad_enabled())
+        return net(inputs["z"])
+    tricks.recompute_bn_stats(G, lambda g: {"z": torch.randn(16, 4, generator=g)}, run, "cpu", batches=2, seed=0)
+    assert grad_on == [False, False] and not G.training
+    assert float(G[1].num_batches_tracked) == 2
