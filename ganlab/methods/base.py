@@ -137,6 +137,12 @@ class Method:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
+    def learning_rates(self) -> dict[str, float]:
+        """The rates in force now, by the setting each started from ({"d_lr", "g_lr"}, those the method has): a
+        schedule moves them away from optim.d_lr and optim.g_lr. By default the optimizers named "D" and "G"."""
+        opts = self.optimizers()
+        return {f"{k.lower()}_lr": opts[k].param_groups[0]["lr"] for k in ("D", "G") if k in opts}
+
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 

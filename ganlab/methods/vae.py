@@ -64,6 +64,9 @@ class VAE(Method):
     def optimizers(self):
         return {"VAE": self.opt}
 
+    def learning_rates(self) -> dict[str, float]:
+        return {"g_lr": self.opt.param_groups[0]["lr"]}  # the one optimizer runs at optim.g_lr
+
     def posterior(self, x: torch.Tensor):
         mean, logvar = self.E(x).float().chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)

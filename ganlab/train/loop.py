@@ -244,7 +244,7 @@ class Trainer:
         if self.health is not None:
             if "mse" in records[-1] and "mean_image_mse" not in self.health.settings:
                 self._health_reference()
-            self.health.settings["lr_now"] = self._lr_now()
+            self.health.settings["lr_now"] = self.method.learning_rates()
             self._findings += self.health.observe(records, self._d_fingerprint())
         last = records[-1]
         self._postfix = {k: f"{last[k]:.3g}" for k in ("d_loss", "g_loss", "wasserstein") if k in last}
@@ -604,16 +604,6 @@ class Trainer:
                     "augmented": tricks.augments_d_inputs(cfg.tricks)}
         return health.HealthMonitor(None if loss is None else health.LossTraits.of(loss), settings,
                                     cfg.eval.patience)
-
-    def _lr_now(self) -> dict:
-        """D's and G's learning rates in force now ({"d_lr", "g_lr"}, those the method has), which a schedule moves
-        away from optim.d_lr and optim.g_lr, so that the monitor's advice quotes both. (The VAE's one optimizer runs
-        at optim.g_lr.)"""
-        opts = self.method.optimizers()
-        now = {f"{k.lower()}_lr": opts[k].param_groups[0]["lr"] for k in ("D", "G") if k in opts}
-        if "VAE" in opts:
-            now["g_lr"] = opts["VAE"].param_groups[0]["lr"]
-        return now
 
     def _d_fingerprint(self):
         """The sums of D's weight tensors (one host transfer per flush), for the monitor to see whether D learns;
