@@ -13,7 +13,8 @@ more about where each run happened to stop than about ADA (docs: the full sets' 
 scored in ``--work`` are reused; a pair with a side that did not finish its minutes (killed) is trained again,
 both sides. Each side is ``ganlab train --recipe R --minutes M`` (the time budget), pinned to its own core with
 OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder: FID in the classifier's features
-(a ``ganlab train-classifier`` file; a feature space, not a judge of the attributes) and SWD (no features). Prints one row per side and the ratio with / without ADA, and the final p.
+(a ``ganlab train-classifier`` file; a feature space, not a judge of the attributes) and SWD (no features).
+Prints one row per side and the ratio with / without ADA, and the final p.
 """
 from __future__ import annotations
 
@@ -119,10 +120,8 @@ def pair(args, seed: int) -> tuple[dict, dict]:
             if (work / side).exists():
                 print(f"{work / side}: {'finished' if d else 'not finished'}; trained again with the other side")
                 shutil.rmtree(work / side)
-    for side, core in zip(("ada", "none"), cores):
+    for side, core in zip(("ada", "none"), [] if all(done) else cores):
         run = work / side
-        if all(done):
-            continue
         cmd = ["taskset", "-c", core, sys.executable, "-m", "ganlab", "train", "--recipe", args.recipe,
                "--data", str(train_dir), "--image-size", str(args.image_size), "--minutes", str(args.minutes),
                "--seed", str(seed), "--set", "train.progress=false", "--set", f"tricks.ada={side == 'ada'}",

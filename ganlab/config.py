@@ -323,7 +323,8 @@ RECOMMENDED_RECIPES = {size: rungs[0][1] for size, rungs in RECIPE_LADDER.items(
 # on the core the ladder's races ran on: a budget of M minutes is read as M x LADDER_STEP_S / (the step here)
 # minutes of that core (ganlab.experiment.default_recipe). The races ran fast64-long at 0.193 to 0.217 s per
 # iteration (about 0.20); on a later machine whose core ran it at 0.426 s, the probe took 0.411 s (one thread,
-# median of three): 0.411 x 0.20 / 0.426 = 0.19 (docs/benchmarks.md, the recipe ladder). Given for the sizes with two rungs
+# median of three): 0.411 x 0.20 / 0.426 = 0.19 (docs/benchmarks.md, the recipe ladder). Given for the sizes
+# with two rungs
 LADDER_STEP_S = {64: 0.19}
 
 

@@ -22,9 +22,9 @@ TIMED_STEPS = 5
 
 def step_seconds(cfg, device="auto", warmup: int = WARMUP_STEPS, steps: int = TIMED_STEPS) -> float:
     """The median wall time, in seconds, of one ``train_step`` of ``cfg``'s method at ``cfg``'s batch size and
-    image size on ``device``, on random images. Sets ``cfg.train.precision`` to what ``auto`` resolves to, as the loop
-    does. The CPU's global random stream is put back as it was (a run seeds
-    its streams itself before it builds anything, ``ganlab.runs.checkpoint.seed_everything``)."""
+    image size on ``device``, on random images. Sets ``cfg.train.precision`` to what ``auto`` resolves to, as the
+    loop does. The CPU's global random stream is put back as it was (a run seeds its streams itself before it
+    builds anything, ``ganlab.runs.checkpoint.seed_everything``)."""
     device = devices.resolve(device)
     cfg.train.precision = precision.choose(cfg.train.precision, device)[0]
     size, batch = cfg.data.image_size, cfg.train.batch_size
