@@ -4,7 +4,7 @@ shuffled set, and scored on ``--held-out`` images that neither side trained on.
 
     python bench/ada.py --data ../shared/data/celeba-10k --size 500 --classifier clf-celeba32.pt \\
         [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada] \\
-        [--seeds 0,1,2] [--ada-set tricks.ada_heuristic=rv]
+        [--seeds 0,1,2] [--ada-set tricks.ada_heuristic=rv] [--also-at 11,13]
 
 Each seed fixes a split (a shuffle of the set's files; the held-out images are the shuffle's last ones) and both
 runs' seeds; the parts are folders of links in ``--work``. With several seeds the pairs run one after the other,
@@ -14,7 +14,8 @@ scored in ``--work`` are reused; a pair with a side that did not finish its minu
 both sides. Each side is ``ganlab train --recipe R --minutes M`` (the time budget), pinned to its own core with
 OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder: FID in the classifier's features
 (a ``ganlab train-classifier`` file; a feature space, not a judge of the attributes) and SWD (no features).
-Prints one row per side and the ratio with / without ADA, and the final p.
+Prints one row per side and the ratio with / without ADA, and the final p. ``--also-at 11,13`` also scores each
+side's numbered checkpoints nearest those minutes of training and compares the medians over them and the end.
 """
 from __future__ import annotations
 
@@ -49,13 +50,37 @@ def link_folder(files: list[Path], folder: Path) -> Path:
     return folder
 
 
-def last_rows(run: Path) -> dict:
+def last_rows(run: Path, checkpoint: str = "latest.pt") -> dict:
+    """{metric: value} of the newest eval.jsonl records of ``checkpoint`` (a file name in RUN/checkpoints)."""
     out = {}
     for line in (run / "eval.jsonl").read_text().splitlines():
         rec = json.loads(line)
-        if isinstance(rec.get("metric"), str):
+        if isinstance(rec.get("metric"), str) and Path(rec.get("checkpoint", "latest.pt")).name == checkpoint:
             out[rec["metric"]] = rec["value"]
     return out
+
+
+def nearest_checkpoint(run: Path, minutes: float) -> tuple[str, float]:
+    """(file name, training seconds) of the numbered checkpoint of ``run`` whose recorded budget use is nearest
+    ``minutes`` of training."""
+    from ganlab.runs import checkpoint as ckpt
+    used = {p.name: (ckpt.load(p).get("budget") or {}).get("used_s") for p in (run / "checkpoints").glob("epoch-*.pt")}
+    used = {k: v for k, v in used.items() if v is not None}
+    if not used:
+        raise SystemExit(f"{run}: no numbered checkpoint records its training time")
+    name = min(used, key=lambda k: abs(used[k] - 60 * minutes))
+    return name, used[name]
+
+
+def score(run: Path, held: Path, args, checkpoint: str = "latest.pt") -> subprocess.Popen | None:
+    """Start ``ganlab eval`` of ``checkpoint`` against the held-out folder on its own core, unless scored already."""
+    if (run / "eval.jsonl").exists() and last_rows(run, checkpoint):
+        return None
+    which = "latest" if checkpoint == "latest.pt" else str(run / "checkpoints" / checkpoint)
+    return subprocess.Popen([sys.executable, "-m", "ganlab", "eval", str(run), "--checkpoint", which, "--data",
+                             str(held), "--metrics", "fid,swd", "--n", str(args.n), "--features",
+                             f"classifier:{args.classifier}"], stdout=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
 
 
 def main() -> None:
@@ -74,11 +99,15 @@ def main() -> None:
     seeds.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
     ap.add_argument("--work", default="/tmp/ganlab-ada")
     ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
+    ap.add_argument("--also-at", type=lambda v: [float(x) for x in v.split(",")], default=[],
+                    help="comma-separated minutes: also score each side's numbered checkpoint nearest them, and "
+                         "compare the medians over those and the end (one end point says much about where a run "
+                         "happened to stop)")
     ap.add_argument("--ada-set", action="append", default=[],
                     help="more settings for the ADA side only, e.g. tricks.ada_heuristic=rv")
     args = ap.parse_args()
     seeds = [args.seed] if args.seed is not None else [int(x) for x in args.seeds.split(",")]
-    ratios = {"fid": [], "swd": []}
+    ratios = {"fid": [], "swd": []} | ({"fid_median": [], "swd_median": []} if args.also_at else {})
     for seed in seeds:
         a, b = pair(args, seed)
         for k in ratios:
@@ -86,7 +115,7 @@ def main() -> None:
     if len(seeds) > 1:
         print(f"\nover seeds {', '.join(map(str, seeds))}: ADA / none, median [lowest, highest]")
         for k, rs in ratios.items():
-            print(f"{k.upper()}: {statistics.median(rs):.2f}x [{min(rs):.2f}, {max(rs):.2f}] "
+            print(f"{k.upper().replace('_MEDIAN', ' (median over the checkpoints)')}: {statistics.median(rs):.2f}x [{min(rs):.2f}, {max(rs):.2f}] "
                   f"({', '.join(f'{r:.2f}' for r in rs)})")
 
 
@@ -134,13 +163,16 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     for side, p in procs.items():
         if p.wait() != 0:
             raise SystemExit(f"the {side} run failed: see {work / f'{side}.log'}")
+    # the final states, and the numbered checkpoints nearest --also-at minutes, scored two at a time (a core each)
+    jobs = [(work / side, "latest.pt", None) for side in ("ada", "none")]
+    jobs += [(work / side, *nearest_checkpoint(work / side, m)) for m in args.also_at for side in ("ada", "none")]
+    for i in range(0, len(jobs), len(cores)):
+        started = [score(run, held, args, name) for run, name, _ in jobs[i:i + len(cores)]]
+        if any(p is not None and p.wait() != 0 for p in started):
+            raise SystemExit(f"scoring failed in {work}")
     rows = {}
     for side in ("ada", "none"):
         run = work / side
-        if not (run / "eval.jsonl").exists():
-            subprocess.run([sys.executable, "-m", "ganlab", "eval", str(run), "--data", str(held), "--metrics",
-                            "fid,swd", "--n", str(args.n), "--features", f"classifier:{args.classifier}"],
-                           check=True, stdout=subprocess.DEVNULL)
         from ganlab.runs import checkpoint as ckpt
         from ganlab.runs.folder import RunDir
         folder = RunDir(run)
@@ -158,6 +190,17 @@ def pair(args, seed: int) -> tuple[dict, dict]:
         print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {', '.join(r['health']) or 'none'} |")
     a, b = rows["ada"], rows["none"]
     print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x", flush=True)
+    if args.also_at:  # the same at earlier checkpoints, and the median of each side over them and the end
+        for side in ("ada", "none"):
+            at = [(name, used, last_rows(work / side, name)) for run, name, used in jobs[2:] if run.name == side]
+            rows[side]["at"] = [{"checkpoint": n, "used_s": u, **r} for n, u, r in at]
+            for k in ("fid", "swd"):
+                rows[side][f"{k}_median"] = statistics.median([r[k] for *_, r in at] + [rows[side][k]])
+            print(f"{side}: " + "; ".join(f"{u / 60:.1f} min ({n}): FID {r['fid']:.2f}, SWD {r['swd']:.2f}"
+                                          for n, u, r in at))
+        print(f"ADA / none, medians over {', '.join(f'{m:g}' for m in args.also_at)} min and the end: "
+              f"FID {a['fid_median'] / b['fid_median']:.2f}x, SWD {a['swd_median'] / b['swd_median']:.2f}x",
+              flush=True)
     (work / "ada.json").write_text(json.dumps({"args": {**vars(args), "seed": seed}, "rows": rows}, indent=1))
     return a, b
 
