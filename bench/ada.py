@@ -115,7 +115,8 @@ def main() -> None:
     if len(seeds) > 1:
         print(f"\nover seeds {', '.join(map(str, seeds))}: ADA / none, median [lowest, highest]")
         for k, rs in ratios.items():
-            print(f"{k.upper().replace('_MEDIAN', ' (median over the checkpoints)')}: {statistics.median(rs):.2f}x [{min(rs):.2f}, {max(rs):.2f}] "
+            name = k.upper().replace("_MEDIAN", " (median over the checkpoints)")
+            print(f"{name}: {statistics.median(rs):.2f}x [{min(rs):.2f}, {max(rs):.2f}] "
                   f"({', '.join(f'{r:.2f}' for r in rs)})")
 
 
@@ -187,7 +188,8 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     print("|---|---|---|---|---|---|")
     for side, r in rows.items():
         p = "-" if r["p"] is None else f"{r['p']:.2f}"
-        print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {', '.join(r['health']) or 'none'} |")
+        health = ", ".join(r["health"]) or "none"
+        print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {health} |")
     a, b = rows["ada"], rows["none"]
     print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x", flush=True)
     if args.also_at:  # the same at earlier checkpoints, and the median of each side over them and the end
