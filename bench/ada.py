@@ -4,7 +4,7 @@ shuffled set, and scored on ``--held-out`` images that neither side trained on.
 
     python bench/ada.py --data ../shared/data/celeba-10k --size 500 --classifier clf-celeba32.pt \\
         [--held-out 1000] [--minutes 6] [--recipe fast32] [--image-size 32] [--n 1000] [--work /tmp/ganlab-ada] \\
-        [--seeds 0,1,2] [--ada-set tricks.ada_heuristic=rv] [--also-at 11,13]
+        [--seeds 0,1,2] [--ada-set tricks.ada_heuristic=rv] [--tail 5]
 
 Each seed fixes a split (a shuffle of the set's files; the held-out images are the shuffle's last ones) and both
 runs' seeds; the parts are folders of links in ``--work``. With several seeds the pairs run one after the other,
@@ -14,8 +14,9 @@ scored in ``--work`` are reused; a pair with a side that did not finish its minu
 both sides. Each side is ``ganlab train --recipe R --minutes M`` (the time budget), pinned to its own core with
 OMP_NUM_THREADS=1; then ``ganlab eval`` scores it against the held-out folder: FID in the classifier's features
 (a ``ganlab train-classifier`` file; a feature space, not a judge of the attributes) and SWD (no features).
-Prints one row per side and the ratio with / without ADA, and the final p. ``--also-at 11,13`` also scores each
-side's numbered checkpoints nearest those minutes of training and compares the medians over them and the end.
+Prints one row per side and the ratio with / without ADA, and the final p. ``--tail 5`` also scores each side's
+numbered checkpoints from the last 5 minutes of its training and compares the medians over them and the end: one
+end point of a short run says much about where it happened to stop.
 """
 from __future__ import annotations
 
@@ -60,16 +61,13 @@ def last_rows(run: Path, checkpoint: str = "latest.pt") -> dict:
     return out
 
 
-def nearest_checkpoint(run: Path, minutes: float) -> tuple[str, float]:
-    """(file name, training seconds) of the numbered checkpoint of ``run`` whose recorded budget use is nearest
-    ``minutes`` of training."""
+def tail_checkpoints(run: Path, start_s: float) -> list[tuple[str, float]]:
+    """(file name, training seconds) of the numbered checkpoints of ``run`` written after ``start_s`` seconds of
+    its training (as its budget recorded them), oldest first."""
     from ganlab.runs import checkpoint as ckpt
-    used = {p.name: (ckpt.load(p).get("budget") or {}).get("used_s") for p in (run / "checkpoints").glob("epoch-*.pt")}
-    used = {k: v for k, v in used.items() if v is not None}
-    if not used:
-        raise SystemExit(f"{run}: no numbered checkpoint records its training time")
-    name = min(used, key=lambda k: abs(used[k] - 60 * minutes))
-    return name, used[name]
+    used = [(p.name, (ckpt.load(p).get("budget") or {}).get("used_s"))
+            for p in sorted((run / "checkpoints").glob("epoch-*.pt"))]
+    return [(name, u) for name, u in used if u is not None and u >= start_s]
 
 
 def score(run: Path, held: Path, args, checkpoint: str = "latest.pt") -> subprocess.Popen | None:
@@ -99,15 +97,14 @@ def main() -> None:
     seeds.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
     ap.add_argument("--work", default="/tmp/ganlab-ada")
     ap.add_argument("--set", action="append", default=[], help="more settings for both sides")
-    ap.add_argument("--also-at", type=lambda v: [float(x) for x in v.split(",")], default=[],
-                    help="comma-separated minutes: also score each side's numbered checkpoint nearest them, and "
-                         "compare the medians over those and the end (one end point says much about where a run "
-                         "happened to stop)")
+    ap.add_argument("--tail", type=float, default=0.0,
+                    help="minutes: also score each side's numbered checkpoints from the last MINUTES of its training, "
+                         "and compare the medians over them and the end")
     ap.add_argument("--ada-set", action="append", default=[],
                     help="more settings for the ADA side only, e.g. tricks.ada_heuristic=rv")
     args = ap.parse_args()
     seeds = [args.seed] if args.seed is not None else [int(x) for x in args.seeds.split(",")]
-    ratios = {"fid": [], "swd": []} | ({"fid_median": [], "swd_median": []} if args.also_at else {})
+    ratios = {"fid": [], "swd": []} | ({"fid_median": [], "swd_median": []} if args.tail else {})
     for seed in seeds:
         a, b = pair(args, seed)
         for k in ratios:
@@ -164,9 +161,11 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     for side, p in procs.items():
         if p.wait() != 0:
             raise SystemExit(f"the {side} run failed: see {work / f'{side}.log'}")
-    # the final states, and the numbered checkpoints nearest --also-at minutes, scored two at a time (a core each)
+    # the final states, and the numbered checkpoints of the last --tail minutes, scored two at a time (a core each)
     jobs = [(work / side, "latest.pt", None) for side in ("ada", "none")]
-    jobs += [(work / side, *nearest_checkpoint(work / side, m)) for m in args.also_at for side in ("ada", "none")]
+    if args.tail:
+        jobs += [(work / side, *c) for side in ("ada", "none")
+                 for c in tail_checkpoints(work / side, 60 * (args.minutes - args.tail))]
     for i in range(0, len(jobs), len(cores)):
         started = [score(run, held, args, name) for run, name, _ in jobs[i:i + len(cores)]]
         if any(p is not None and p.wait() != 0 for p in started):
@@ -192,7 +191,7 @@ def pair(args, seed: int) -> tuple[dict, dict]:
         print(f"| {side} | {r['fid']:.2f} | {r['swd']:.2f} | {r['g_steps']} | {p} | {health} |")
     a, b = rows["ada"], rows["none"]
     print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x", flush=True)
-    if args.also_at:  # the same at earlier checkpoints, and the median of each side over them and the end
+    if args.tail:  # the same at the checkpoints of the last minutes, and the median of each side over them and the end
         for side in ("ada", "none"):
             at = [(name, used, last_rows(work / side, name)) for run, name, used in jobs[2:] if run.name == side]
             rows[side]["at"] = [{"checkpoint": n, "used_s": u, **r} for n, u, r in at]
@@ -200,7 +199,7 @@ def pair(args, seed: int) -> tuple[dict, dict]:
                 rows[side][f"{k}_median"] = statistics.median([r[k] for *_, r in at] + [rows[side][k]])
             print(f"{side}: " + "; ".join(f"{u / 60:.1f} min ({n}): FID {r['fid']:.2f}, SWD {r['swd']:.2f}"
                                           for n, u, r in at))
-        print(f"ADA / none, medians over {', '.join(f'{m:g}' for m in args.also_at)} min and the end: "
+        print(f"ADA / none, medians over the last {args.tail:g} minutes' checkpoints and the end: "
               f"FID {a['fid_median'] / b['fid_median']:.2f}x, SWD {a['swd_median'] / b['swd_median']:.2f}x",
               flush=True)
     (work / "ada.json").write_text(json.dumps({"args": {**vars(args), "seed": seed}, "rows": rows}, indent=1))
