@@ -96,3 +96,46 @@ def test_an_unfinished_pair_trains_both_sides_again(tmp_path, monkeypatch, capsy
     assert not (pair_dir / "ada").exists() and not (pair_dir / "none").exists()
     assert started == [str(pair_dir / "ada")]  # the first side's start (the stand-in stops there)
     assert "not finished; trained again" in capsys.readouterr().out
+
+
+def test_the_tail_is_the_numbered_checkpoints_of_the_last_minutes(tmp_path):
+    """--tail: the numbered checkpoints written after the start of the last minutes, by the training time their
+    budget recorded (not by epoch: a budget plans when checkpoints are written)."""
+    import torch
+    run = tmp_path / "ada"
+    (run / "checkpoints").mkdir(parents=True)
+    for epoch, used in [(3, 200.0), (6, 590.0), (9, 610.0), (12, 880.0)]:
+        torch.save({"budget": {"used_s": used}}, run / "checkpoints" / f"epoch-{epoch:04d}.pt")
+    torch.save({"budget": None}, run / "checkpoints" / "epoch-0015.pt")  # no budget recorded: not placed in time
+    torch.save({"budget": {"used_s": 899.0}}, run / "checkpoints" / "latest.pt")  # the end, scored on its own
+    assert ada.tail_checkpoints(run, 600.0) == [("epoch-0009.pt", 610.0), ("epoch-0012.pt", 880.0)]
+    assert ada.tail_checkpoints(run, 900.0) == []
+
+
+def test_each_checkpoints_scores_are_read_apart(tmp_path):
+    """A run's eval.jsonl holds the end's scores and the tail checkpoints'; each is read by its checkpoint, the
+    newest record winning, whatever order they were written in."""
+    import json
+    run = tmp_path / "ada"
+    run.mkdir()
+    recs = [{"metric": "fid", "value": 9.0, "checkpoint": str(run / "checkpoints" / "latest.pt")},
+            {"metric": "fid", "value": 12.0, "checkpoint": str(run / "checkpoints" / "epoch-0018.pt")},
+            {"metric": "swd", "value": 15.0, "checkpoint": str(run / "checkpoints" / "epoch-0018.pt")},
+            {"metric": "fid", "value": 11.0, "checkpoint": str(run / "checkpoints" / "epoch-0018.pt")}]
+    (run / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert ada.last_rows(run) == {"fid": 9.0}
+    assert ada.last_rows(run, "epoch-0018.pt") == {"fid": 11.0, "swd": 15.0}
+    assert ada.last_rows(run, "epoch-0021.pt") == {}
+
+
+def test_with_a_tail_the_medians_over_the_checkpoints_are_compared_too(monkeypatch, capsys):
+    def pair(args, seed):
+        a, b = FIDS[seed]
+        return ({"fid": a, "swd": a, "fid_median": 2 * a, "swd_median": a},
+                {"fid": b, "swd": b, "fid_median": b, "swd_median": b})
+    monkeypatch.setattr(ada, "pair", pair)
+    main(monkeypatch, "--seeds", "0,1,2", "--tail", "5")
+    out = capsys.readouterr().out
+    assert "FID: 0.73x [0.50, 0.90]" in out
+    assert "FID (median over the checkpoints): 1.45x [1.00, 1.80] (1.45, 1.00, 1.80)" in out
+    assert "SWD (median over the checkpoints): 0.73x [0.50, 0.90]" in out
