@@ -70,12 +70,14 @@ def tail_checkpoints(run: Path, start_s: float) -> list[tuple[str, float]]:
     return [(name, u) for name, u in used if u is not None and u >= start_s]
 
 
-def score(run: Path, held: Path, args, checkpoint: str = "latest.pt") -> subprocess.Popen | None:
-    """Start ``ganlab eval`` of ``checkpoint`` against the held-out folder on its own core, unless scored already."""
+def score(run: Path, held: Path, args, checkpoint: str, core: str) -> subprocess.Popen | None:
+    """Start ``ganlab eval`` of ``checkpoint`` against the held-out folder, pinned to ``core`` with one thread,
+    unless it is scored already."""
     if (run / "eval.jsonl").exists() and last_rows(run, checkpoint):
         return None
     which = "latest" if checkpoint == "latest.pt" else str(run / "checkpoints" / checkpoint)
-    return subprocess.Popen([sys.executable, "-m", "ganlab", "eval", str(run), "--checkpoint", which, "--data",
+    return subprocess.Popen(["taskset", "-c", core, sys.executable, "-m", "ganlab", "eval", str(run),
+                             "--checkpoint", which, "--data",
                              str(held), "--metrics", "fid,swd", "--n", str(args.n), "--features",
                              f"classifier:{args.classifier}"], stdout=subprocess.DEVNULL,
                             env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
@@ -167,7 +169,7 @@ def pair(args, seed: int) -> tuple[dict, dict]:
         jobs += [(work / side, *c) for side in ("ada", "none")
                  for c in tail_checkpoints(work / side, 60 * (args.minutes - args.tail))]
     for i in range(0, len(jobs), len(cores)):
-        started = [score(run, held, args, name) for run, name, _ in jobs[i:i + len(cores)]]
+        started = [score(run, held, args, name, core) for (run, name, _), core in zip(jobs[i:i + len(cores)], cores)]
         if any(p is not None and p.wait() != 0 for p in started):
             raise SystemExit(f"scoring failed in {work}")
     rows = {}
@@ -193,7 +195,8 @@ def pair(args, seed: int) -> tuple[dict, dict]:
     print(f"ADA / none: FID {a['fid'] / b['fid']:.2f}x, SWD {a['swd'] / b['swd']:.2f}x", flush=True)
     if args.tail:  # the same at the checkpoints of the last minutes, and the median of each side over them and the end
         for side in ("ada", "none"):
-            at = [(name, used, last_rows(work / side, name)) for run, name, used in jobs[2:] if run.name == side]
+            at = [(name, used, last_rows(run, name)) for run, name, used in jobs
+                  if run.name == side and name != "latest.pt"]
             rows[side]["at"] = [{"checkpoint": n, "used_s": u, **r} for n, u, r in at]
             for k in ("fid", "swd"):
                 rows[side][f"{k}_median"] = statistics.median([r[k] for *_, r in at] + [rows[side][k]])

@@ -139,3 +139,41 @@ def test_with_a_tail_the_medians_over_the_checkpoints_are_compared_too(monkeypat
     assert "FID: 0.73x [0.50, 0.90]" in out
     assert "FID (median over the checkpoints): 1.45x [1.00, 1.80] (1.45, 1.00, 1.80)" in out
     assert "SWD (median over the checkpoints): 0.73x [0.50, 0.90]" in out
+
+
+def test_a_finished_pair_with_a_tail_compares_each_sides_median_over_its_tail_and_end(tmp_path, monkeypatch, capsys):
+    """pair() itself with --tail: both sides finished and scored, so nothing is trained or scored again; each side's
+    median is over its tail checkpoints and its end (not over checkpoints before the tail)."""
+    import json
+    import torch
+    from PIL import Image
+    data = tmp_path / "set"
+    data.mkdir()
+    for i in range(12):
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(data / f"{i:02d}.png")
+    pair_dir = tmp_path / "work" / "set-4-seed0"
+    # side: {checkpoint: (training seconds, FID)}; the tail of 5 of 6 minutes starts at 60 s
+    scores = {"ada": {"epoch-0003.pt": (30.0, 99.0), "epoch-0006.pt": (100.0, 4.0), "epoch-0009.pt": (200.0, 8.0),
+                      "latest.pt": (359.0, 6.0)},
+              "none": {"epoch-0003.pt": (30.0, 1.0), "epoch-0006.pt": (110.0, 10.0), "latest.pt": (358.0, 2.0)}}
+    for side, cks in scores.items():
+        ck = pair_dir / side / "checkpoints"
+        ck.mkdir(parents=True)
+        recs = []
+        for name, (used, fid) in cks.items():
+            budget = {"minutes": 6.0, "used_s": used, "stopped_at": 100 if name == "latest.pt" else None}
+            torch.save({"budget": budget, "method_state": {"g_steps": 100}}, ck / name)
+            recs += [{"metric": m, "value": v, "checkpoint": str(ck / name)} for m, v in (("fid", fid), ("swd", 1.0))]
+        (pair_dir / side / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    def popen(cmd, **kw):
+        raise AssertionError(f"nothing should run: {cmd}")
+    monkeypatch.setattr(ada.subprocess, "Popen", popen)
+    args = ada.argparse.Namespace(data=str(data), size=4, held_out=4, minutes=6.0, cores="0,1",
+                                  work=str(tmp_path / "work"), recipe="fast32", image_size=32, set=[], ada_set=[],
+                                  n=10, classifier="c.pt", tail=5.0)
+    a, b = ada.pair(args, 0)
+    assert a["fid"] == 6.0 and b["fid"] == 2.0
+    assert a["fid_median"] == 6.0 and b["fid_median"] == 6.0  # median of 4, 8, 6 and of 10, 2
+    assert [r["checkpoint"] for r in a["at"]] == ["epoch-0006.pt", "epoch-0009.pt"]
+    assert "medians over the last 5 minutes' checkpoints and the end: FID 1.00x" in capsys.readouterr().out
