@@ -19,7 +19,7 @@ from ganlab.data.sources import BUILTIN, detect_format, resolve
 SAMPLE = 48           # files whose headers are read
 LARGEST_DEFAULT = 64  # the largest size chosen without asking: the recommended recipes were measured up to it
 SHORT_BUDGET = 5.0    # minutes under which 32x32 is chosen even for large images (a 64x64 step costs ~4x)
-ADA_BELOW = 1000      # fewer images: ADA (FID 0.55x-0.59x at 500 images over 15 minutes, worse at 2,000 over 6; docs)
+ADA_BELOW = 1000      # fewer images: ADA (FID 0.55x-0.59x at 500 images over 15 minutes, about even at 2,000; docs)
 RV_FROM = 320         # ADA judges by held-out images (rv) from here: below, its 16 would be over 5% of the set
 
 
