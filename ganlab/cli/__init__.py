@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
-    except GanlabError as e:
-        print(f"ganlab {args.command}: error: {e}", file=sys.stderr)
+    except GanlabError as e:  # one line, whatever a library's message quoted in it holds (torch's span lines)
+        print(f"ganlab {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except OSError as e:  # a full or read-only disk, a file that vanished: the path and the cause
         if isinstance(e, BrokenPipeError):

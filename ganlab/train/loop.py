@@ -486,10 +486,16 @@ class Trainer:
         watchdog = dist.Watchdog(tc.dist_timeout, self._peer_lost).start() if self.world > 1 else None
         if self.budget is not None:
             self.budget.start_loop()
-            if self.budget.out_of_time():  # resumed with no time left: the run ends with its outputs as they are
+            # resumed with no time left: the run ends with its outputs as they are; a new run whose start-up took
+            # the whole budget says so and leaves a checkpoint at step 0, which --resume continues
+            if self.budget.out_of_time():
                 self.budget.stopped_at = self.method.g_steps
-                self.log(f"budget: {tc.minutes:g} minutes used up ({self.budget.used() / 60:.1f}); give a larger "
-                         "--minutes to continue")
+                fresh = not self.run.latest.exists()
+                self.log(f"budget: {tc.minutes:g} minutes used up ({self.budget.used() / 60:.1f})"
+                         + (f" by the start-up ({self.budget.used():.1f} s), before the first step" if fresh else "")
+                         + "; give a larger --minutes to continue")
+                if fresh:
+                    self.save_checkpoint()
         try:
             if self.resume:
                 self.maybe_evaluate(missing_only=True)  # an evaluation cut short by a signal runs again

@@ -128,7 +128,7 @@ def test_a_ganlab_side_with_its_own_budget_ends_as_its_last_snapshot(tmp_path, m
             "argv": ["--data", "digits", "--image-size", "16", "--limit", "64", "--batch-size", "16",
                      "--epochs", "100000", "--out", str(run), "--set", "model.g_width=4", "--set", "model.d_width=4",
                      "--set", "train.progress=false", "--set", "train.tensorboard=false",
-                     "--set", "train.minutes=0.05"]}
+                     "--set", "train.minutes=0.1"]}
     try:
         quality.ganlab_child(spec)
     finally:

@@ -496,6 +496,18 @@ def test_commands_refuse_bad_input_in_one_line(bad, monkeypatch, tmp_path, capsy
     one_line_failure(_fill(argv, bad), _fill(needles, bad), capsys)
 
 
+def test_a_library_message_of_several_lines_is_printed_on_one(bad, monkeypatch, capsys):
+    """torch's unpickling errors span lines (which ones depends on the bytes: random ones made this flaky); the
+    command line prints any ganlab error on one line, whatever it quotes."""
+    import torch
+
+    def broken(*a, **k):
+        raise RuntimeError("A load persistent id instruction was encountered,\nbut no persistent_load function")
+    monkeypatch.setattr(torch, "load", broken)
+    line = one_line_failure(["sample", bad["noise"]], ["latest.pt", "encountered, but no persistent_load"], capsys)
+    assert "\n" not in line
+
+
 @pytest.mark.parametrize("argv, needles", RECIPES)
 def test_recipes_refuses_an_unreadable_recipe_in_one_line(bad, monkeypatch, capsys, argv, needles):
     import ganlab.config

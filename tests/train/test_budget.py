@@ -60,6 +60,25 @@ def test_a_resumed_run_continues_the_rest_of_its_budget(tiny_config, tmp_path):
     assert 2 * MINUTES * 60 * 0.85 <= second["budget"]["used_s"] <= 2 * MINUTES * 60 + 1
 
 
+def test_a_budget_the_start_up_uses_up_leaves_a_checkpoint_that_resume_continues(tiny_config, tmp_path,
+                                                                                 monkeypatch):
+    """A budget shorter than the run's start-up (a slow machine, a tiny --minutes): no step is taken, the line says
+    why, and the run still leaves a checkpoint at step 0 (it used to leave none, so neither --resume nor any other
+    command could read the run)."""
+    lines = []
+    with monkeypatch.context() as m:  # the start-up has taken the whole budget
+        m.setattr(Budget, "out_of_time", lambda self: True)
+        run = train(tiny_config(**{"train.minutes": MINUTES, "train.epochs": 100_000, "data.limit": 256}),
+                    out=tmp_path / "r", log=lines.append).path
+    text = "\n".join(map(str, lines))
+    assert "by the start-up" in text and "before the first step" in text, text
+    first = ckpt(run)
+    assert first["method_state"]["g_steps"] == 0 and first["budget"]["stopped_at"] == 0
+    train(tiny_config(**{"train.minutes": MINUTES, "train.epochs": 100_000, "data.limit": 256}), resume=run,
+          log=lambda *a: None)
+    assert ckpt(run)["method_state"]["g_steps"] > 5
+
+
 def test_epochs_or_steps_end_a_budgeted_run_first(tiny_config, tmp_path):
     run, text = budget_run(tiny_config, tmp_path, **{"train.minutes": 5, "train.epochs": 2})
     assert ckpt(run)["budget"]["stopped_at"] is None and "the epochs or steps ended it first" in text
