@@ -1,4 +1,5 @@
 """The links between the README and docs/ that name a section (``file.md#anchor``) land on a heading there."""
+import functools
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors(page: Path) -> set[str]:
+@functools.cache  # each page is read once, not once per link to it
+def anchors(page: Path) -> frozenset[str]:
     seen: dict[str, int] = {}
     out = set()
     in_code = False
@@ -27,7 +29,7 @@ def anchors(page: Path) -> set[str]:
             n = seen.get(s, 0)
             seen[s] = n + 1
             out.add(s if n == 0 else f"{s}-{n}")
-    return out
+    return frozenset(out)
 
 
 def links(page: Path):

@@ -490,9 +490,9 @@ class Trainer:
             # the whole budget says so and leaves a checkpoint at step 0, which --resume continues
             if self.budget.out_of_time():
                 self.budget.stopped_at = self.method.g_steps
-                fresh = not self.run.latest.exists()
-                self.log(f"budget: {tc.minutes:g} minutes used up ({self.budget.used() / 60:.1f})"
-                         + (f" by the start-up ({self.budget.used():.1f} s), before the first step" if fresh else "")
+                fresh, used = not self.run.latest.exists(), self.budget.used()
+                self.log(f"budget: {tc.minutes:g} minutes used up ({used / 60:.1f})"
+                         + (f" by the start-up ({used:.1f} s), before the first step" if fresh else "")
                          + "; give a larger --minutes to continue")
                 if fresh:
                     self.save_checkpoint()
